@@ -1,0 +1,1 @@
+"""Database access: schema, connections, migrations, the embedded server."""

@@ -1,0 +1,91 @@
+"""Connections: resolving the configured URL, one-off connections, pools, and
+turning psycopg's connection failures into one clear line."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from sentinel.db import embedded
+from sentinel.errors import DatabaseUnavailable
+from sentinel.settings import Settings
+
+CONNECT_TIMEOUT = 5
+
+
+def database_url(settings: Settings) -> str:
+    """The configured URL, or the embedded server's (started if needed)."""
+    if settings.database_url:
+        return settings.database_url
+    return embedded.ensure_server(settings.home)
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ***."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def describe_target(url: str) -> str:
+    """Where a URL points, for error messages: host:port or the socket dir."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "an unparsable database URL"
+    host = str(info.get("host") or "localhost")
+    port = info.get("port") or 5432
+    name = info.get("dbname") or info.get("user") or ""
+    where = f"socket {host}" if host.startswith("/") else f"{host}:{port}"
+    return f"{where} database {name!s}".strip()
+
+
+def explain(exc: BaseException, url: str) -> DatabaseUnavailable:
+    """One line: which server, and what failed."""
+    reason = str(exc).strip().splitlines()
+    detail = reason[-1] if reason else type(exc).__name__
+    for line in reason:  # prefer the server's own FATAL/failure line
+        if "failed:" in line or "FATAL" in line:
+            detail = line
+    detail = re.sub(r"^.*?failed: ", "", detail).strip()
+    return DatabaseUnavailable(f"cannot connect to {describe_target(url)}: {detail}")
+
+
+def connect(url: str, *, autocommit: bool = True) -> psycopg.Connection:
+    try:
+        return psycopg.connect(url, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT)
+    except psycopg.OperationalError as exc:
+        raise explain(exc, url) from exc
+
+
+@contextlib.contextmanager
+def connection(url: str) -> Iterator[psycopg.Connection]:
+    conn = connect(url)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def make_pool(url: str, *, max_size: int = 8, name: str = "sentinel") -> ConnectionPool:
+    """An opened pool of autocommit connections; fails fast on a wrong URL."""
+    pool = ConnectionPool(
+        url,
+        min_size=1,
+        max_size=max_size,
+        kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
+        check=ConnectionPool.check_connection,
+        name=name,
+        open=False,
+    )
+    # Check the URL with a direct connection first: a pool would only time out.
+    connect(url).close()
+    pool.open(wait=True, timeout=CONNECT_TIMEOUT * 2)
+    return pool

@@ -1,0 +1,231 @@
+"""The schema: the single source of truth. Alembic migrates the database to it."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+WORKER_TYPES = ("local", "remote", "container")
+WORKER_ROLES = ("sentinel", "scheduler", "hybrid")
+WORKER_STATUSES = ("active", "draining", "inactive")
+RUN_STATUSES = ("queued", "running", "succeeded", "failed", "dead")
+SEVERITIES = ("info", "warning", "critical")
+RECOMMENDATION_STATUSES = ("open", "acknowledged", "dismissed")
+
+worker_type = sa.Enum(*WORKER_TYPES, name="worker_type", metadata=metadata)
+worker_role = sa.Enum(*WORKER_ROLES, name="worker_role", metadata=metadata)
+worker_status = sa.Enum(*WORKER_STATUSES, name="worker_status", metadata=metadata)
+run_status = sa.Enum(*RUN_STATUSES, name="run_status", metadata=metadata)
+severity = sa.Enum(*SEVERITIES, name="severity", metadata=metadata)
+recommendation_status = sa.Enum(
+    *RECOMMENDATION_STATUSES, name="recommendation_status", metadata=metadata
+)
+
+NOW = sa.text("now()")
+EMPTY_OBJECT = sa.text("'{}'::jsonb")
+EMPTY_LIST = sa.text("'[]'::jsonb")
+# The inserting transaction's id. A pass reads only events of transactions that
+# had all finished (below the snapshot's xmin), so a slow insert that commits
+# late is never skipped by a cursor that already moved past its id.
+CURRENT_XACT = sa.text("(pg_current_xact_id()::text)::bigint")
+
+
+def _ts(name: str, **kw: object) -> sa.Column[object]:
+    return sa.Column(name, sa.DateTime(timezone=True), **kw)  # type: ignore[arg-type]
+
+
+worker = sa.Table(
+    "worker",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+    sa.Column("worker_type", worker_type, nullable=False, server_default="local"),
+    sa.Column("worker_role", worker_role, nullable=False, server_default="hybrid"),
+    sa.Column("runtime", sa.Text),
+    sa.Column("host", sa.Text),
+    sa.Column("port", sa.Integer),
+    sa.Column("status", worker_status, nullable=False, server_default="active"),
+    sa.Column("capabilities", JSONB, nullable=False, server_default=EMPTY_OBJECT),
+    sa.Column("meta", JSONB, nullable=False, server_default=EMPTY_OBJECT),
+    _ts("last_heartbeat"),
+    _ts("created", nullable=False, server_default=NOW),
+    _ts("updated", nullable=False, server_default=NOW),
+    sa.Index("ix_worker_live_heartbeat", "status", "last_heartbeat"),
+    sa.Index("ix_worker_capabilities", "capabilities", postgresql_using="gin"),
+)
+
+stream = sa.Table(
+    "stream",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("key", sa.Text, nullable=False, unique=True),
+    # The last event id processed (for people), and the transaction high-water
+    # mark that makes the cursor exact (for the pass).
+    sa.Column("cursor", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("cursor_xid", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("required_capabilities", JSONB, nullable=False, server_default=EMPTY_OBJECT),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    _ts("last_event_at"),
+    _ts("last_pass_at"),
+    _ts("created", nullable=False, server_default=NOW),
+)
+
+event = sa.Table(
+    "event",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("stream", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False, server_default="event"),
+    _ts("occurred_at", nullable=False),
+    _ts("received_at", nullable=False, server_default=NOW),
+    sa.Column("external_id", sa.Text, nullable=False),
+    sa.Column("payload", JSONB, nullable=False, server_default=EMPTY_OBJECT),
+    sa.Column("xact", sa.BigInteger, nullable=False, server_default=CURRENT_XACT),
+    sa.UniqueConstraint("source", "external_id"),
+    sa.Index("ix_event_stream_xact", "stream", "xact", "id"),
+)
+
+rule_pack = sa.Table(
+    "rule_pack",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("digest", sa.Text, nullable=False, unique=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("documents", JSONB, nullable=False),
+    sa.Column("rule_count", sa.Integer, nullable=False),
+    _ts("loaded_at", nullable=False, server_default=NOW),
+)
+
+run = sa.Table(
+    "run",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column(
+        "stream_id", sa.BigInteger, sa.ForeignKey("stream.id", ondelete="CASCADE"), nullable=False
+    ),
+    _ts("window_start", nullable=False),
+    sa.Column("status", run_status, nullable=False, server_default="queued"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("max_attempts", sa.Integer, nullable=False, server_default="5"),
+    _ts("not_before", nullable=False, server_default=NOW),
+    sa.Column("lease_owner", sa.BigInteger, sa.ForeignKey("worker.id", ondelete="SET NULL")),
+    _ts("lease_expires_at"),
+    sa.Column("fence", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("first_event_id", sa.BigInteger),
+    sa.Column("last_event_id", sa.BigInteger),
+    sa.Column("event_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("detection_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("evidence_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("recommendation_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("problems", JSONB, nullable=False, server_default=EMPTY_LIST),
+    sa.Column("recovered", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("error", sa.Text),
+    _ts("created", nullable=False, server_default=NOW),
+    _ts("started_at"),
+    _ts("finished_at"),
+    sa.UniqueConstraint("stream_id", "window_start"),
+    # At most one queued-or-running run per stream: a slow fleet coalesces.
+    sa.Index(
+        "uq_run_stream_active",
+        "stream_id",
+        unique=True,
+        postgresql_where=sa.text("status IN ('queued', 'running')"),
+    ),
+    # The claim: queued runs, oldest window first.
+    sa.Index(
+        "ix_run_claim",
+        "window_start",
+        "id",
+        postgresql_where=sa.text("status = 'queued'"),
+    ),
+    sa.Index(
+        "ix_run_lease",
+        "lease_owner",
+        "lease_expires_at",
+        postgresql_where=sa.text("status = 'running'"),
+    ),
+    sa.Index("ix_run_finished", "finished_at", postgresql_where=sa.text("finished_at IS NOT NULL")),
+    sa.Index("ix_run_stream_created", "stream_id", "id"),
+    sa.Index("ix_run_status", "status"),
+)
+
+run_fence = sa.Sequence("run_fence_seq", metadata=metadata)
+
+rule_state = sa.Table(
+    "rule_state",
+    metadata,
+    sa.Column(
+        "stream_id",
+        sa.BigInteger,
+        sa.ForeignKey("stream.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("rule_ref", sa.Text, primary_key=True),
+    sa.Column("state", JSONB, nullable=False),
+    _ts("updated", nullable=False, server_default=NOW),
+)
+
+detection = sa.Table(
+    "detection",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("run_id", sa.BigInteger, sa.ForeignKey("run.id", ondelete="SET NULL")),
+    sa.Column("rule_ref", sa.Text, nullable=False),
+    sa.Column("stream", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("severity", severity, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("fingerprint", sa.Text, nullable=False, unique=True),
+    sa.Column("anchor_event_id", sa.BigInteger),
+    _ts("first_seen", nullable=False),
+    _ts("last_seen", nullable=False),
+    _ts("created", nullable=False, server_default=NOW),
+    sa.Index("ix_detection_stream", "stream", "id"),
+    sa.Index("ix_detection_run", "run_id"),
+)
+
+evidence = sa.Table(
+    "evidence",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column(
+        "detection_id",
+        sa.BigInteger,
+        sa.ForeignKey("detection.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("event_id", sa.BigInteger),
+    sa.Column("data", JSONB, nullable=False, server_default=EMPTY_OBJECT),
+    sa.Index("ix_evidence_detection", "detection_id"),
+)
+
+recommendation = sa.Table(
+    "recommendation",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column(
+        "detection_id",
+        sa.BigInteger,
+        sa.ForeignKey("detection.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    sa.Column("severity", severity, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("status", recommendation_status, nullable=False, server_default="open"),
+    _ts("created", nullable=False, server_default=NOW),
+    _ts("updated", nullable=False, server_default=NOW),
+    sa.Index("ix_recommendation_status", "status", "created"),
+)

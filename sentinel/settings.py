@@ -1,0 +1,165 @@
+"""Configuration: environment > SENTINEL_CONFIG file (TOML or YAML) > auto-detection > defaults."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import yaml
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from sentinel.errors import ConfigError
+
+ENV_PREFIX = "SENTINEL_"
+
+
+class WorkerRole(StrEnum):
+    SENTINEL = "sentinel"
+    SCHEDULER = "scheduler"
+    HYBRID = "hybrid"
+
+
+class WorkerType(StrEnum):
+    LOCAL = "local"
+    REMOTE = "remote"
+    CONTAINER = "container"
+
+
+def default_home() -> Path:
+    return Path(platformdirs.user_data_dir("sentinel", appauthor=False))
+
+
+class ConfigFileSource(PydanticBaseSettingsSource):
+    """Values from the file named by SENTINEL_CONFIG (TOML or YAML, keys with or
+    without the SENTINEL_ prefix, any case)."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        self.path = os.environ.get(ENV_PREFIX + "CONFIG")
+        self.values = _read_config_file(Path(self.path)) if self.path else {}
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        known = set(self.settings_cls.model_fields)
+        unknown = sorted(set(self.values) - known)
+        if unknown:
+            raise ConfigError(f"{self.path}: unknown setting(s) {', '.join(unknown)}")
+        return dict(self.values)
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"SENTINEL_CONFIG: cannot read {path}: {exc.strerror}") from exc
+    try:
+        if path.suffix.lower() == ".toml":
+            raw: Any = tomllib.loads(text)
+        else:
+            raw = yaml.safe_load(text) or {}
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"SENTINEL_CONFIG: {path} is not valid: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"SENTINEL_CONFIG: {path} must hold a mapping of settings")
+    if isinstance(raw.get("sentinel"), dict):  # allow a [sentinel] table
+        raw = raw["sentinel"]
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = str(key).lower()
+        values[name.removeprefix(ENV_PREFIX.lower())] = value
+    return values
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    database_url: str | None = None
+    home: Path = Field(default_factory=default_home)
+    run_interval_seconds: float = Field(30.0, gt=0)
+    heartbeat_interval_seconds: float = Field(10.0, gt=0)
+    lease_seconds: float = Field(30.0, gt=0)
+    worker_name: str | None = None
+    worker_role: WorkerRole = WorkerRole.HYBRID
+    worker_type: WorkerType | None = None
+    runtimes: str | None = None
+    max_concurrent_runs: int = Field(4, ge=1)
+    rules_path: Path | None = None
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    # Below: not in the contract's table; tuning an operator may want.
+    dead_after_heartbeats: int = Field(3, ge=1)
+    liveness_check_seconds: float = Field(0.5, gt=0)
+    max_attempts: int = Field(5, ge=1)
+    retry_base_seconds: float = Field(2.0, gt=0)
+    retry_max_seconds: float = Field(300.0, gt=0)
+    batch_events: int = Field(50_000, ge=1)
+    drain_grace_seconds: float = Field(20.0, ge=0)
+    run_retention_days: float = Field(7.0, gt=0)
+    log_format: str | None = None  # "json" or "text"; default: text on a terminal
+
+    @field_validator("runtimes")
+    @classmethod
+    def _runtimes(cls, value: str | None) -> str | None:
+        if value is not None and not [r for r in value.split(",") if r.strip()]:
+            raise ValueError("must be a comma-separated list of runtimes")
+        return value
+
+    @field_validator("worker_name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Earlier sources win: the environment beats the file.
+        return (init_settings, env_settings, ConfigFileSource(settings_cls))
+
+    @property
+    def runtime_list(self) -> list[str] | None:
+        if self.runtimes is None:
+            return None
+        return [r.strip() for r in self.runtimes.split(",") if r.strip()]
+
+    def resolved_worker_name(self) -> str:
+        return self.worker_name or f"sentinel-{socket.gethostname()}-{os.getpid()}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings, turning a validation failure into one clear line per
+    bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            lines.append(f"{ENV_PREFIX}{field.upper()}: {_allowed(error)}")
+        raise ConfigError("invalid configuration: " + "; ".join(lines)) from exc
+
+
+def _allowed(error: Any) -> str:
+    value = error.get("input")
+    message = str(error["msg"])
+    if error["type"] == "enum":
+        message = "must be one of " + str(error.get("ctx", {}).get("expected", ""))
+    return f"{message} (got {value!r})"

@@ -1,0 +1,84 @@
+"""One real Postgres per test session; a migrated template database; a fresh
+copy of it for every test that asks for `db_url`."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from sentinel.db import migrate
+from tests import pg
+
+TEMPLATE = f"sentinel_template_{os.getpid()}"
+_counter = itertools.count()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return "database: " + (
+        "SENTINEL_TEST_DATABASE_URL"
+        if os.environ.get("SENTINEL_TEST_DATABASE_URL")
+        else "testcontainers or embedded (chosen at first use)"
+    )
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[pg.Server]:
+    external = os.environ.get("SENTINEL_TEST_DATABASE_URL")
+    if external:
+        yield pg.Server(external, "external")
+        return
+    if pg.docker_answers():
+        server, handle = pg.container()
+        yield server
+        handle.stop()  # type: ignore[attr-defined]
+        return
+    server = pg.embedded()
+    yield server
+    pg.destroy(server)
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server: pg.Server) -> Iterator[str]:
+    print(f"\nPostgres {pg_server.version()} ({pg_server.kind})")
+    pg_server.drop_database(TEMPLATE)
+    url = pg_server.create_database(TEMPLATE)
+    migrate.upgrade(url)
+    yield TEMPLATE
+    pg_server.drop_database(TEMPLATE)
+
+
+@pytest.fixture
+def db_url(pg_server: pg.Server, template_db: str) -> Iterator[str]:
+    """A fresh, migrated database for this test."""
+    name = f"sentinel_test_{os.getpid()}_{next(_counter)}"
+    url = pg_server.create_database(name, template=template_db)
+    yield url
+    pg_server.drop_database(name)
+
+
+@pytest.fixture
+def empty_db_url(pg_server: pg.Server) -> Iterator[str]:
+    """A fresh database with no schema at all."""
+    name = f"sentinel_empty_{os.getpid()}_{next(_counter)}"
+    url = pg_server.create_database(name)
+    yield url
+    pg_server.drop_database(name)
+
+
+@pytest.fixture
+def conn(db_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(db_url, autocommit=True) as connection:
+        yield connection
+
+
+@pytest.fixture(autouse=True)
+def _clean_sentinel_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No SENTINEL_* variable of the developer's shell leaks into a test."""
+    for key in list(os.environ):
+        if key.startswith("SENTINEL_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("SENTINEL_HOME", str(tmp_path_factory.mktemp("home")))
