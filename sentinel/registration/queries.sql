@@ -1,0 +1,152 @@
+-- name: register
+-- Upsert by name. The caller holds the name's advisory lock, so no other live
+-- process owns this row: a previous owner with this name is dead.
+INSERT INTO worker AS w (name, worker_type, worker_role, runtime, host, port, status,
+                         capabilities, meta, last_heartbeat)
+VALUES (%(name)s, %(worker_type)s, %(worker_role)s, %(runtime)s, %(host)s, %(port)s, 'active',
+        %(capabilities)s, %(meta)s, now())
+ON CONFLICT (name) DO UPDATE
+   SET worker_type = EXCLUDED.worker_type,
+       worker_role = EXCLUDED.worker_role,
+       runtime = EXCLUDED.runtime,
+       host = EXCLUDED.host,
+       port = EXCLUDED.port,
+       status = 'active',
+       capabilities = EXCLUDED.capabilities,
+       meta = EXCLUDED.meta,
+       last_heartbeat = now(),
+       updated = now()
+RETURNING w.id
+
+-- name: requeue_orphans
+-- Runs this worker's row holds but this process is not working on: left by a
+-- dead predecessor with the same name, or by this process before it lost its row.
+UPDATE run
+   SET status = CASE WHEN attempts >= max_attempts THEN 'dead'::run_status
+                     ELSE 'queued'::run_status END,
+       lease_owner = NULL,
+       lease_expires_at = NULL,
+       not_before = now(),
+       recovered = recovered + 1,
+       error = 'recovered: its worker restarted'
+ WHERE lease_owner = %(worker_id)s
+   AND status = 'running'
+   AND NOT (id = ANY(%(in_hand)s::bigint[]))
+
+-- name: holder
+-- Who holds a name, for the refusal message.
+SELECT host, meta->>'pid' AS pid, status,
+       extract(epoch FROM now() - last_heartbeat)::float AS age
+  FROM worker WHERE name = %(name)s
+
+-- name: heartbeat
+-- Refresh this worker's heartbeat and extend its leases: one statement, the
+-- database clock. No row back from `me` means the fleet marked us inactive.
+WITH me AS (
+    UPDATE worker
+       SET last_heartbeat = now(), updated = now()
+     WHERE id = %(worker_id)s AND status <> 'inactive'
+ RETURNING id
+), renewed AS (
+    UPDATE run
+       SET lease_expires_at = now() + make_interval(secs => %(lease_seconds)s)
+     WHERE lease_owner IN (SELECT id FROM me) AND status = 'running'
+ RETURNING run.id
+)
+SELECT EXISTS (SELECT 1 FROM me) AS active,
+       ARRAY(SELECT id FROM renewed) AS renewed,
+       now() AS db_now
+
+-- name: set_status
+UPDATE worker SET status = %(status)s, updated = now() WHERE id = %(worker_id)s
+
+-- name: set_capabilities
+UPDATE worker SET capabilities = %(capabilities)s, updated = now() WHERE id = %(worker_id)s
+
+-- name: deregister
+-- Graceful shutdown: inactive, and the runs still held go back to the queue now.
+WITH me AS (
+    UPDATE worker SET status = 'inactive', updated = now()
+     WHERE id = %(worker_id)s
+ RETURNING id
+)
+UPDATE run
+   SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, not_before = now()
+ WHERE lease_owner IN (SELECT id FROM me) AND status = 'running'
+
+-- name: sweep
+-- Mark dead workers inactive and requeue their runs in the same statement.
+-- Dead: its session-level advisory lock is gone (the process or its connection
+-- died: noticed within a second), or it missed its heartbeats (paused,
+-- partitioned). A worker still heartbeating keeps its runs, however long its
+-- pass takes. Then requeue runs whose lease expired without an owner alive.
+WITH dead AS (
+    UPDATE worker w
+       SET status = 'inactive', updated = now()
+     WHERE w.status <> 'inactive'
+       AND w.id <> %(worker_id)s
+       AND (w.last_heartbeat < now() - make_interval(secs => %(stale_seconds)s)
+            OR (%(check_locks)s AND NOT EXISTS (
+                SELECT 1 FROM pg_locks l
+                 WHERE l.locktype = 'advisory'
+                   AND l.database = (SELECT oid FROM pg_database
+                                      WHERE datname = current_database())
+                   AND l.classid = %(lock_class)s
+                   AND l.objid = hashtext(w.name)::oid
+                   AND l.objsubid = 2
+                   AND l.granted)))
+ RETURNING w.id, w.name
+), orphaned AS (
+    UPDATE run r
+       SET status = CASE WHEN r.attempts >= r.max_attempts THEN 'dead'::run_status
+                         ELSE 'queued'::run_status END,
+           lease_owner = NULL,
+           lease_expires_at = NULL,
+           not_before = now(),
+           recovered = r.recovered + 1,
+           error = 'recovered: worker ' || dead.name || ' died'
+      FROM dead
+     WHERE r.lease_owner = dead.id AND r.status = 'running'
+ RETURNING r.id
+), expired AS (
+    UPDATE run r
+       SET status = CASE WHEN r.attempts >= r.max_attempts THEN 'dead'::run_status
+                         ELSE 'queued'::run_status END,
+           lease_owner = NULL,
+           lease_expires_at = NULL,
+           not_before = now(),
+           recovered = r.recovered + 1,
+           error = 'recovered: lease expired'
+     WHERE r.status = 'running'
+       AND r.lease_expires_at < now()
+       AND r.id NOT IN (SELECT id FROM orphaned)
+       AND NOT EXISTS (SELECT 1 FROM worker w
+                        WHERE w.id = r.lease_owner AND w.status <> 'inactive'
+                          AND w.last_heartbeat >= now() - make_interval(secs => %(stale_seconds)s)
+                          AND w.id NOT IN (SELECT id FROM dead))
+ RETURNING r.id
+)
+SELECT ARRAY(SELECT name FROM dead) AS dead,
+       (SELECT count(*) FROM orphaned) AS requeued,
+       (SELECT count(*) FROM expired) AS expired
+
+-- name: list_workers
+SELECT w.id, w.name, w.worker_role::text, w.worker_type::text, w.host, w.status::text,
+       extract(epoch FROM now() - w.last_heartbeat)::float AS heartbeat_age,
+       (SELECT count(*) FROM run r WHERE r.lease_owner = w.id AND r.status = 'running')::int
+           AS running,
+       coalesce((w.capabilities->>'max_concurrent_runs')::int, 0) AS capacity,
+       ARRAY(SELECT jsonb_array_elements_text(coalesce(w.capabilities->'runtimes', '[]')))
+           AS runtimes,
+       w.capabilities->>'sentinel_version' AS version,
+       w.created
+  FROM worker w
+ WHERE (%(role)s::text IS NULL OR w.worker_role::text = %(role)s)
+   AND (%(status)s::text IS NULL OR w.status::text = %(status)s)
+ ORDER BY w.status, w.name
+
+-- name: prune
+-- Forget workers inactive for longer than the given age.
+DELETE FROM worker
+ WHERE status = 'inactive' AND updated < now() - make_interval(secs => %(older_than)s)
+RETURNING name

@@ -1,0 +1,92 @@
+"""Every registration statement, one method each. The caller owns the
+connection and the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import psycopg
+from psycopg.rows import class_row, dict_row
+from psycopg.types.json import Jsonb
+
+from sentinel.db import queries
+from sentinel.registration.models import Beat, Sweep, WorkerInfo, WorkerSummary
+
+SQL = queries.beside(__file__)
+
+# Advisory lock class (first key) of worker liveness locks; the second key is
+# hashtext(name). Chosen once; any constant unlikely to clash works.
+LOCK_CLASS = 0x5E17
+
+
+class WorkerStore:
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+
+    def register(self, info: WorkerInfo) -> int:
+        row = self.conn.execute(
+            SQL["register"],
+            {
+                "name": info.name,
+                "worker_type": info.worker_type,
+                "worker_role": info.worker_role,
+                "runtime": info.runtime,
+                "host": info.host,
+                "port": info.port,
+                "capabilities": Jsonb(info.capabilities),
+                "meta": Jsonb(info.meta),
+            },
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def requeue_orphans(self, worker_id: int, in_hand: Iterable[int] = ()) -> int:
+        cur = self.conn.execute(
+            SQL["requeue_orphans"], {"worker_id": worker_id, "in_hand": list(in_hand)}
+        )
+        return cur.rowcount
+
+    def holder(self, name: str) -> dict[str, object] | None:
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(SQL["holder"], {"name": name}).fetchone()
+
+    def heartbeat(self, worker_id: int, lease_seconds: float) -> Beat:
+        row = self.conn.execute(
+            SQL["heartbeat"], {"worker_id": worker_id, "lease_seconds": lease_seconds}
+        ).fetchone()
+        assert row is not None
+        return Beat(active=row[0], renewed=frozenset(row[1]), db_now=row[2])
+
+    def set_status(self, worker_id: int, status: str) -> None:
+        self.conn.execute(SQL["set_status"], {"worker_id": worker_id, "status": status})
+
+    def set_capabilities(self, worker_id: int, capabilities: dict[str, object]) -> None:
+        self.conn.execute(
+            SQL["set_capabilities"],
+            {"worker_id": worker_id, "capabilities": Jsonb(capabilities)},
+        )
+
+    def deregister(self, worker_id: int) -> int:
+        """Mark inactive; returns how many held runs went back to the queue."""
+        return self.conn.execute(SQL["deregister"], {"worker_id": worker_id}).rowcount
+
+    def sweep(self, worker_id: int, stale_seconds: float, *, check_locks: bool = True) -> Sweep:
+        row = self.conn.execute(
+            SQL["sweep"],
+            {
+                "worker_id": worker_id,
+                "stale_seconds": stale_seconds,
+                "check_locks": check_locks,
+                "lock_class": LOCK_CLASS,
+            },
+        ).fetchone()
+        assert row is not None
+        return Sweep(dead=tuple(row[0]), requeued=int(row[1]), expired=int(row[2]))
+
+    def list(self, role: str | None = None, status: str | None = None) -> list[WorkerSummary]:
+        with self.conn.cursor(row_factory=class_row(WorkerSummary)) as cur:
+            return cur.execute(SQL["list_workers"], {"role": role, "status": status}).fetchall()
+
+    def prune(self, older_than_seconds: float) -> list[str]:
+        rows = self.conn.execute(SQL["prune"], {"older_than": older_than_seconds}).fetchall()
+        return [r[0] for r in rows]

@@ -1,0 +1,1 @@
+"""The lease protocol and the worker service: plan, claim, run, complete."""

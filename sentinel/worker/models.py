@@ -1,0 +1,75 @@
+"""Typed rows and results of the lease protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A run this worker holds, and the fence that proves it."""
+
+    id: int
+    stream_id: int
+    stream: str
+    window_start: datetime
+    fence: int
+    attempts: int
+    max_attempts: int
+
+
+@dataclass(frozen=True)
+class Counts:
+    events: int = 0
+    detections: int = 0
+    evidence: int = 0
+    recommendations: int = 0
+    problems: int = 0
+
+
+@dataclass(frozen=True)
+class Completed:
+    run_id: int
+    counts: Counts
+
+
+@dataclass(frozen=True)
+class LeaseLost:
+    """The run was no longer ours when we came to complete it: nothing written."""
+
+    run_id: int
+
+
+@dataclass(frozen=True)
+class Failed:
+    run_id: int
+    status: str  # queued (will retry), dead, failed, or "lost"
+    error: str
+
+
+Outcome = Completed | LeaseLost | Failed
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A run as `runs list` and the dashboard show it."""
+
+    id: int
+    stream: str
+    window_start: datetime
+    status: str
+    attempts: int
+    max_attempts: int
+    owner: str | None
+    lease_left: float | None
+    event_count: int
+    detection_count: int
+    evidence_count: int
+    recommendation_count: int
+    duration: float | None
+    recovered: int
+    error: str | None
+    created: datetime
+    started_at: datetime | None
+    finished_at: datetime | None

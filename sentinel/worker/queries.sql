@@ -1,0 +1,194 @@
+-- name: plan
+-- Insert the due run of every enabled stream for the current tick (aligned to
+-- the run interval on the database clock). Any number of schedulers may run
+-- this at once: (stream_id, window_start) and the one-active-run-per-stream
+-- index turn duplicates into no-ops.
+WITH tick AS (
+    SELECT CASE WHEN %(exact)s THEN now()
+                ELSE to_timestamp(floor(extract(epoch FROM now()) / %(interval)s) * %(interval)s)
+           END AS window_start
+), planned AS (
+    INSERT INTO run (stream_id, window_start, max_attempts)
+    SELECT s.id, tick.window_start, %(max_attempts)s
+      FROM stream s CROSS JOIN tick
+     WHERE s.enabled
+       AND (%(stream_key)s::text IS NULL OR s.key = %(stream_key)s)
+    ON CONFLICT DO NOTHING
+ RETURNING id
+)
+SELECT count(*) FROM planned
+
+-- name: claim
+-- Claim up to %(limit)s due runs this worker can serve, oldest window first:
+-- owner, lease, a fresh fence and attempts+1 in one statement.
+WITH me AS (
+    SELECT id, capabilities FROM worker WHERE id = %(worker_id)s AND status = 'active'
+), picked AS (
+    SELECT r.id
+      FROM run r
+      JOIN stream s ON s.id = r.stream_id
+      JOIN me ON me.capabilities @> s.required_capabilities
+     WHERE r.status = 'queued'
+       AND r.not_before <= now()
+     ORDER BY r.window_start, r.id
+     LIMIT %(limit)s
+       FOR UPDATE OF r SKIP LOCKED
+)
+UPDATE run r
+   SET status = 'running',
+       lease_owner = %(worker_id)s,
+       lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
+       fence = nextval('run_fence_seq'),
+       attempts = r.attempts + 1,
+       started_at = now(),
+       finished_at = NULL
+  FROM picked, stream s
+ WHERE r.id = picked.id AND s.id = r.stream_id
+RETURNING r.id, r.stream_id, s.key AS stream, r.window_start, r.fence, r.attempts,
+          r.max_attempts
+
+-- name: queue_depth
+SELECT count(*) FROM run WHERE status = 'queued'
+
+-- name: pass_bounds
+-- Where this pass starts, and how far it may read: only transactions below
+-- the snapshot's xmin have all finished, so no event can still appear below it.
+SELECT s.cursor_xid, s.cursor, s.last_event_at, now() AS db_now,
+       (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint AS horizon
+  FROM stream s WHERE s.id = %(stream_id)s
+
+-- name: batch_upper
+-- Cap a pass at about %(batch)s events without splitting a transaction.
+SELECT xact FROM event
+ WHERE stream = %(stream)s AND xact >= %(from_xact)s AND xact < %(horizon)s
+ ORDER BY xact
+ LIMIT 1 OFFSET %(batch)s
+
+-- name: pass_events
+SELECT id, stream, kind, occurred_at, received_at, payload
+  FROM event
+ WHERE stream = %(stream)s AND xact >= %(from_xact)s AND xact < %(upper)s
+ ORDER BY occurred_at, id
+
+-- name: rule_states
+SELECT rule_ref, state FROM rule_state WHERE stream_id = %(stream_id)s
+
+-- name: lock_for_completion
+-- Fencing: only the current lease holder may complete; the row lock keeps a
+-- sweep from requeueing the run while we commit.
+SELECT r.id FROM run r
+ WHERE r.id = %(run_id)s AND r.fence = %(fence)s AND r.lease_owner = %(worker_id)s
+   AND r.status = 'running'
+   FOR UPDATE
+
+-- name: save_state
+INSERT INTO rule_state (stream_id, rule_ref, state, updated)
+VALUES (%(stream_id)s, %(rule_ref)s, %(state)s, now())
+ON CONFLICT (stream_id, rule_ref) DO UPDATE SET state = EXCLUDED.state, updated = now()
+
+-- name: advance_cursor
+-- Only from where this pass started: a replay that moved the cursor meanwhile wins.
+UPDATE stream
+   SET cursor_xid = %(to_xact)s,
+       cursor = greatest(cursor, %(last_event_id)s),
+       last_pass_at = now()
+ WHERE id = %(stream_id)s AND cursor_xid = %(from_xact)s
+
+-- name: succeed
+UPDATE run
+   SET status = 'succeeded',
+       lease_expires_at = NULL,
+       finished_at = now(),
+       first_event_id = %(first_event_id)s,
+       last_event_id = %(last_event_id)s,
+       event_count = %(event_count)s,
+       detection_count = %(detection_count)s,
+       evidence_count = %(evidence_count)s,
+       recommendation_count = %(recommendation_count)s,
+       problems = %(problems)s,
+       error = NULL
+ WHERE id = %(run_id)s
+
+-- name: fail
+-- Back to the queue after a backoff, or dead after max_attempts. Fenced.
+UPDATE run
+   SET status = CASE WHEN %(permanent)s THEN 'failed'::run_status
+                     WHEN attempts >= max_attempts THEN 'dead'::run_status
+                     ELSE 'queued'::run_status END,
+       not_before = now() + make_interval(secs => %(delay)s),
+       lease_owner = CASE WHEN attempts >= max_attempts OR %(permanent)s THEN lease_owner END,
+       lease_expires_at = NULL,
+       finished_at = CASE WHEN attempts >= max_attempts OR %(permanent)s THEN now() END,
+       error = %(error)s
+ WHERE id = %(run_id)s AND fence = %(fence)s AND lease_owner = %(worker_id)s
+   AND status = 'running'
+RETURNING status::text
+
+-- name: release
+-- Give a run back untouched (a draining worker that could not finish it).
+UPDATE run
+   SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, not_before = now(),
+       attempts = greatest(attempts - 1, 0)
+ WHERE id = %(run_id)s AND fence = %(fence)s AND lease_owner = %(worker_id)s
+   AND status = 'running'
+
+-- name: retry
+-- An operator's retry of a dead or failed run, unless its stream already has
+-- an active run (which will cover the same events).
+UPDATE run r
+   SET status = 'queued', attempts = 0, not_before = now(), error = NULL,
+       lease_owner = NULL, lease_expires_at = NULL, finished_at = NULL
+ WHERE r.id = %(run_id)s AND r.status IN ('dead', 'failed')
+   AND NOT EXISTS (SELECT 1 FROM run o WHERE o.stream_id = r.stream_id
+                                         AND o.status IN ('queued', 'running'))
+RETURNING r.id
+
+-- name: run_status
+SELECT r.status::text, s.key FROM run r JOIN stream s ON s.id = r.stream_id
+ WHERE r.id = %(run_id)s
+
+-- name: replay
+-- Re-evaluate a stream from an earlier point: rewind its cursor to the first
+-- transaction holding an event at or after %(since)s, and forget the rules'
+-- state. Detections stay deduplicated by fingerprint.
+WITH target AS (
+    SELECT s.id, s.key,
+           (SELECT min(e.xact) FROM event e
+             WHERE e.stream = s.key AND e.occurred_at >= %(since)s) AS from_xact,
+           (SELECT min(e.id) FROM event e
+             WHERE e.stream = s.key AND e.occurred_at >= %(since)s) AS from_id
+      FROM stream s WHERE s.key = %(stream)s
+), forgot AS (
+    DELETE FROM rule_state WHERE stream_id IN (SELECT id FROM target)
+)
+UPDATE stream s
+   SET cursor_xid = least(s.cursor_xid, coalesce(t.from_xact, s.cursor_xid)),
+       cursor = least(s.cursor, coalesce(t.from_id - 1, s.cursor))
+  FROM target t
+ WHERE s.id = t.id
+RETURNING s.cursor_xid, s.cursor
+
+-- name: prune_finished
+-- Retention: delete a small batch of old finished runs (the caller loops).
+DELETE FROM run WHERE id IN (
+    SELECT id FROM run
+     WHERE finished_at < now() - make_interval(secs => %(older_than)s)
+       AND status IN ('succeeded', 'failed', 'dead')
+     ORDER BY finished_at
+     LIMIT %(batch)s
+)
+
+-- name: list_runs
+SELECT r.id, s.key AS stream, r.window_start, r.status::text AS status, r.attempts,
+       r.max_attempts, w.name AS owner,
+       extract(epoch FROM r.lease_expires_at - now())::float AS lease_left,
+       r.event_count, r.detection_count, r.evidence_count, r.recommendation_count,
+       extract(epoch FROM r.finished_at - r.started_at)::float AS duration,
+       r.recovered, r.error, r.created, r.started_at, r.finished_at
+  FROM run r
+  JOIN stream s ON s.id = r.stream_id
+  LEFT JOIN worker w ON w.id = r.lease_owner
+ WHERE (%(status)s::text IS NULL OR r.status::text = %(status)s)
+   AND (%(stream)s::text IS NULL OR s.key = %(stream)s)
+ ORDER BY r.id DESC
+ LIMIT %(limit)s

@@ -1,0 +1,195 @@
+"""Every statement of the lease protocol, one method each. The caller owns the
+connection and the transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import class_row, dict_row
+from psycopg.types.json import Jsonb
+
+from sentinel.db import queries
+from sentinel.worker.models import Claim, Counts, RunSummary
+
+SQL = queries.beside(__file__)
+
+RUN_CHANNEL = "sentinel_run"
+
+
+class RunStore:
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+
+    def plan(
+        self,
+        interval_seconds: float,
+        max_attempts: int,
+        *,
+        exact: bool = False,
+        stream: str | None = None,
+    ) -> int:
+        row = self.conn.execute(
+            SQL["plan"],
+            {
+                "interval": interval_seconds,
+                "max_attempts": max_attempts,
+                "exact": exact,
+                "stream_key": stream,
+            },
+        ).fetchone()
+        planned = int(row[0]) if row else 0
+        if planned:
+            self.notify()
+        return planned
+
+    def claim(self, worker_id: int, limit: int, lease_seconds: float) -> list[Claim]:
+        if limit <= 0:
+            return []
+        with self.conn.cursor(row_factory=class_row(Claim)) as cur:
+            return cur.execute(
+                SQL["claim"],
+                {"worker_id": worker_id, "limit": limit, "lease_seconds": lease_seconds},
+            ).fetchall()
+
+    def queue_depth(self) -> int:
+        row = self.conn.execute(SQL["queue_depth"]).fetchone()
+        return int(row[0]) if row else 0
+
+    def pass_bounds(self, stream_id: int) -> dict[str, Any]:
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(SQL["pass_bounds"], {"stream_id": stream_id}).fetchone()
+        assert row is not None, f"stream {stream_id} vanished"
+        return row
+
+    def batch_upper(self, stream: str, from_xact: int, horizon: int, batch: int) -> int:
+        row = self.conn.execute(
+            SQL["batch_upper"],
+            {"stream": stream, "from_xact": from_xact, "horizon": horizon, "batch": batch},
+        ).fetchone()
+        if row is None:
+            return horizon
+        # Never split a transaction; a single huge one is read whole.
+        return max(int(row[0]), from_xact + 1)
+
+    def events(self, stream: str, from_xact: int, upper: int) -> list[tuple[Any, ...]]:
+        return self.conn.execute(
+            SQL["pass_events"], {"stream": stream, "from_xact": from_xact, "upper": upper}
+        ).fetchall()
+
+    def rule_states(self, stream_id: int) -> dict[str, dict[str, Any]]:
+        rows = self.conn.execute(SQL["rule_states"], {"stream_id": stream_id}).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def lock_for_completion(self, claim: Claim, worker_id: int) -> bool:
+        row = self.conn.execute(
+            SQL["lock_for_completion"],
+            {"run_id": claim.id, "fence": claim.fence, "worker_id": worker_id},
+        ).fetchone()
+        return row is not None
+
+    def save_states(self, stream_id: int, states: dict[str, dict[str, Any]]) -> None:
+        if not states:
+            return
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                SQL["save_state"],
+                [
+                    {"stream_id": stream_id, "rule_ref": ref, "state": Jsonb(state)}
+                    for ref, state in states.items()
+                ],
+            )
+
+    def advance_cursor(
+        self, stream_id: int, from_xact: int, to_xact: int, last_event_id: int
+    ) -> bool:
+        cur = self.conn.execute(
+            SQL["advance_cursor"],
+            {
+                "stream_id": stream_id,
+                "from_xact": from_xact,
+                "to_xact": to_xact,
+                "last_event_id": last_event_id,
+            },
+        )
+        return cur.rowcount == 1
+
+    def succeed(
+        self,
+        run_id: int,
+        counts: Counts,
+        first_event_id: int | None,
+        last_event_id: int | None,
+        problems: list[dict[str, Any]],
+    ) -> None:
+        self.conn.execute(
+            SQL["succeed"],
+            {
+                "run_id": run_id,
+                "first_event_id": first_event_id,
+                "last_event_id": last_event_id,
+                "event_count": counts.events,
+                "detection_count": counts.detections,
+                "evidence_count": counts.evidence,
+                "recommendation_count": counts.recommendations,
+                "problems": Jsonb(problems),
+            },
+        )
+
+    def fail(
+        self,
+        claim: Claim,
+        worker_id: int,
+        error: str,
+        delay_seconds: float,
+        *,
+        permanent: bool = False,
+    ) -> str | None:
+        """The run's new status, or None if the lease was lost."""
+        row = self.conn.execute(
+            SQL["fail"],
+            {
+                "run_id": claim.id,
+                "fence": claim.fence,
+                "worker_id": worker_id,
+                "error": error[:2000],
+                "delay": delay_seconds,
+                "permanent": permanent,
+            },
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def release(self, claim: Claim, worker_id: int) -> bool:
+        cur = self.conn.execute(
+            SQL["release"], {"run_id": claim.id, "fence": claim.fence, "worker_id": worker_id}
+        )
+        return cur.rowcount == 1
+
+    def retry(self, run_id: int) -> bool:
+        return self.conn.execute(SQL["retry"], {"run_id": run_id}).fetchone() is not None
+
+    def run_status(self, run_id: int) -> tuple[str, str] | None:
+        row = self.conn.execute(SQL["run_status"], {"run_id": run_id}).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def replay(self, stream: str, since: datetime) -> tuple[int, int] | None:
+        row = self.conn.execute(SQL["replay"], {"stream": stream, "since": since}).fetchone()
+        return (int(row[0]), int(row[1])) if row else None
+
+    def prune_finished(self, older_than_seconds: float, batch: int = 1000) -> int:
+        cur = self.conn.execute(
+            SQL["prune_finished"], {"older_than": older_than_seconds, "batch": batch}
+        )
+        return cur.rowcount
+
+    def list(
+        self, status: str | None = None, stream: str | None = None, limit: int = 100
+    ) -> list[RunSummary]:
+        with self.conn.cursor(row_factory=class_row(RunSummary)) as cur:
+            return cur.execute(
+                SQL["list_runs"], {"status": status, "stream": stream, "limit": limit}
+            ).fetchall()
+
+    def notify(self) -> None:
+        self.conn.execute("SELECT pg_notify(%s, '')", [RUN_CHANNEL])
