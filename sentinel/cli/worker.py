@@ -1,0 +1,259 @@
+"""`sentinel worker`, `sentinel run-once`, `sentinel workers …`, `sentinel runs …`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from datetime import UTC, datetime
+from types import FrameType
+
+import click
+
+from sentinel.cli import render
+from sentinel.cli.context import CliContext, pass_context
+from sentinel.db.connect import connection
+from sentinel.registration.store import WorkerStore
+from sentinel.rules.durations import parse_duration
+from sentinel.worker.models import Completed, Failed, LeaseLost
+from sentinel.worker.service import WorkerService
+from sentinel.worker.store import RunStore
+
+
+@click.command("worker")
+@pass_context
+def worker(ctx: CliContext) -> None:
+    """Run a long-lived worker: register, heartbeat, plan, claim, run passes.
+
+    SIGTERM or SIGINT drains (finishes or releases the runs in hand, then
+    deregisters); a second signal exits at once.
+    """
+    service = WorkerService(ctx.settings, ctx.url)
+    signals = {"count": 0}
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        signals["count"] += 1
+        if signals["count"] > 1:
+            os._exit(130)  # leave the leases to expire
+        service.request_stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    health = _health_server(ctx, service)
+    service.start()
+    try:
+        service.run_forever()
+    finally:
+        service.close()
+        if health is not None:
+            health.stop()
+
+
+def _health_server(ctx: CliContext, service: WorkerService) -> object | None:
+    port = ctx.settings.metrics_port
+    if port is None:
+        return None
+    from sentinel.health import HealthServer
+
+    def ready() -> tuple[bool, str]:
+        heartbeat = service.heartbeat
+        if heartbeat is None or service.registration is None:
+            return False, "not registered yet"
+        if not heartbeat.healthy:
+            return False, "database unreachable"
+        return True, f"registered as {service.name}"
+
+    server = HealthServer(port, ready)
+    server.start()
+    return server
+
+
+@click.command("run-once")
+@click.option("--json", "json_output", is_flag=True, help="Print the runs as JSON.")
+@pass_context
+def run_once(ctx: CliContext, json_output: bool) -> None:
+    """One complete pass over every enabled stream, then exit.
+
+    Exit status 0 when every run succeeded.
+    """
+    service = WorkerService(ctx.settings, ctx.url)
+    service.start()
+    try:
+        summary = service.run_once()
+    finally:
+        service.close()
+    rows = [_outcome_row(o) for o in summary.outcomes]
+    if json_output:
+        import json
+
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        totals = {k: sum(int(r[k]) for r in rows) for k in _COUNT_KEYS}
+        click.echo(
+            render.table(
+                [*rows, {"run": "total", "status": "", **totals}],
+                [(k, lambda r, k=k: r.get(k, "")) for k in ("run", "status", *_COUNT_KEYS)],
+            )
+        )
+    sys.exit(0 if summary.ok else 1)
+
+
+_COUNT_KEYS = ("events", "detections", "evidence", "recommendations")
+
+
+def _outcome_row(outcome: Completed | LeaseLost | Failed) -> dict[str, object]:
+    row: dict[str, object] = {"run": outcome.run_id, **dict.fromkeys(_COUNT_KEYS, 0)}
+    if isinstance(outcome, Completed):
+        c = outcome.counts
+        row.update(
+            status="succeeded",
+            events=c.events,
+            detections=c.detections,
+            evidence=c.evidence,
+            recommendations=c.recommendations,
+        )
+    elif isinstance(outcome, LeaseLost):
+        row["status"] = "lease lost"
+    else:
+        row.update(status=outcome.status, error=outcome.error)
+    return row
+
+
+# ---- workers ---------------------------------------------------------------
+
+
+@click.group("workers")
+def workers() -> None:
+    """The fleet's workers."""
+
+
+@workers.command("list")
+@click.option("--role", type=click.Choice(["sentinel", "scheduler", "hybrid"]))
+@click.option("--status", type=click.Choice(["active", "draining", "inactive"]))
+@click.option("--json", "json_output", is_flag=True)
+@pass_context
+def workers_list(ctx: CliContext, role: str | None, status: str | None, json_output: bool) -> None:
+    """Workers with heartbeat age, running runs and capacity."""
+    with connection(ctx.url) as conn:
+        rows = WorkerStore(conn).list(role=role, status=status)
+    render.echo_rows(
+        rows,
+        [
+            ("name", lambda w: w.name),
+            ("role", lambda w: w.worker_role),
+            ("type", lambda w: w.worker_type),
+            ("host", lambda w: w.host),
+            ("status", lambda w: w.status),
+            ("heartbeat", lambda w: render.age(w.heartbeat_age)),
+            ("runs", lambda w: f"{w.running}/{w.capacity}"),
+            ("runtimes", lambda w: ",".join(w.runtimes)),
+            ("version", lambda w: w.version),
+        ],
+        json_output=json_output,
+        empty="no workers registered",
+    )
+
+
+@workers.command("prune")
+@click.option("--older-than", default="7d", show_default=True, help="e.g. 90s, 5m, 2h, 7d")
+@pass_context
+def workers_prune(ctx: CliContext, older_than: str) -> None:
+    """Remove workers inactive for longer than --older-than."""
+    seconds = _duration(older_than, "--older-than")
+    with connection(ctx.url) as conn:
+        names = WorkerStore(conn).prune(seconds)
+    click.echo(f"pruned {len(names)} worker(s)" + (f": {', '.join(names)}" if names else ""))
+
+
+# ---- runs ------------------------------------------------------------------
+
+
+@click.group("runs")
+def runs() -> None:
+    """Run slots: list, retry, replay."""
+
+
+@runs.command("list")
+@click.option(
+    "--status", type=click.Choice(["queued", "running", "succeeded", "failed", "dead"])
+)
+@click.option("--stream", help="Only this stream key.")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "json_output", is_flag=True)
+@pass_context
+def runs_list(
+    ctx: CliContext, status: str | None, stream: str | None, limit: int, json_output: bool
+) -> None:
+    """The newest runs first."""
+    with connection(ctx.url) as conn:
+        rows = RunStore(conn).list(status=status, stream=stream, limit=limit)
+    render.echo_rows(
+        rows,
+        [
+            ("id", lambda r: r.id),
+            ("stream", lambda r: r.stream),
+            ("window", lambda r: r.window_start),
+            ("status", lambda r: r.status + (" (recovered)" if r.recovered else "")),
+            ("attempt", lambda r: f"{r.attempts}/{r.max_attempts}"),
+            ("owner", lambda r: r.owner),
+            ("events", lambda r: r.event_count),
+            ("detections", lambda r: r.detection_count),
+            ("evidence", lambda r: r.evidence_count),
+            ("recs", lambda r: r.recommendation_count),
+            ("error", lambda r: (r.error or "")[:60]),
+        ],
+        json_output=json_output,
+        empty="no runs",
+    )
+
+
+@runs.command("retry")
+@click.argument("run_id", type=int)
+@pass_context
+def runs_retry(ctx: CliContext, run_id: int) -> None:
+    """Put a dead or failed run back in the queue."""
+    with connection(ctx.url) as conn:
+        store = RunStore(conn)
+        found = store.run_status(run_id)
+        if found is None:
+            raise click.ClickException(f"no run {run_id}")
+        if not store.retry(run_id):
+            status, stream = found
+            if status not in ("dead", "failed"):
+                raise click.ClickException(f"run {run_id} is {status}; only dead or failed runs")
+            raise click.ClickException(
+                f"stream {stream} already has a queued or running run; it covers the same events"
+            )
+        store.notify()
+    click.echo(f"run {run_id} queued")
+
+
+@runs.command("replay")
+@click.option("--stream", "stream_key", required=True, help="The stream key.")
+@click.option("--since", required=True, help="ISO time, e.g. 2026-11-22T10:00:00Z")
+@pass_context
+def runs_replay(ctx: CliContext, stream_key: str, since: str) -> None:
+    """Re-evaluate a stream from an earlier time (detections stay deduplicated)."""
+    try:
+        when = datetime.fromisoformat(since.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(f"not an ISO time: {since}", param_hint="--since") from exc
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    with connection(ctx.url) as conn:
+        result = RunStore(conn).replay(stream_key, when)
+    if result is None:
+        raise click.ClickException(f"no stream {stream_key}")
+    click.echo(
+        f"stream {stream_key} rewound (cursor {result[1]}); the next run re-evaluates it"
+    )
+
+
+def _duration(text: str, hint: str) -> float:
+    try:
+        return parse_duration(text).total_seconds()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=hint) from exc
+
+
+COMMANDS = [worker, run_once, workers, runs]
