@@ -125,7 +125,7 @@ def upgrade() -> None:
     op.create_index('ix_run_claim', 'run', ['window_start', 'id'], unique=False, postgresql_where=sa.text("status = 'queued'"))
     op.create_index('ix_run_finished', 'run', ['finished_at'], unique=False, postgresql_where=sa.text('finished_at IS NOT NULL'))
     op.create_index('ix_run_lease', 'run', ['lease_owner', 'lease_expires_at'], unique=False, postgresql_where=sa.text("status = 'running'"))
-    op.create_index('ix_run_status', 'run', ['status'], unique=False)
+    op.create_index('ix_run_failing', 'run', ['id'], unique=False, postgresql_where=sa.text("status IN ('dead', 'failed')"))
     op.create_index('ix_run_stream_created', 'run', ['stream_id', 'id'], unique=False)
     op.create_index('uq_run_stream_active', 'run', ['stream_id'], unique=True, postgresql_where=sa.text("status IN ('queued', 'running')"))
     op.create_table('detection',
@@ -182,7 +182,7 @@ def downgrade() -> None:
     op.drop_table('detection')
     op.drop_index('uq_run_stream_active', table_name='run', postgresql_where=sa.text("status IN ('queued', 'running')"))
     op.drop_index('ix_run_stream_created', table_name='run')
-    op.drop_index('ix_run_status', table_name='run')
+    op.drop_index('ix_run_failing', table_name='run', postgresql_where=sa.text("status IN ('dead', 'failed')"))
     op.drop_index('ix_run_lease', table_name='run', postgresql_where=sa.text("status = 'running'"))
     op.drop_index('ix_run_finished', table_name='run', postgresql_where=sa.text('finished_at IS NOT NULL'))
     op.drop_index('ix_run_claim', table_name='run', postgresql_where=sa.text("status = 'queued'"))

@@ -157,7 +157,7 @@ run = sa.Table(
     ),
     sa.Index("ix_run_finished", "finished_at", postgresql_where=sa.text("finished_at IS NOT NULL")),
     sa.Index("ix_run_stream_created", "stream_id", "id"),
-    sa.Index("ix_run_status", "status"),
+    sa.Index("ix_run_failing", "id", postgresql_where=sa.text("status IN ('dead', 'failed')")),
 )
 
 run_fence = sa.Sequence("run_fence_seq", metadata=metadata)
