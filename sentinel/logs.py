@@ -67,11 +67,7 @@ class TextFormatter(logging.Formatter):
 
 
 def setup_logging(settings: Settings, *, level: int = logging.INFO) -> None:
-    as_json = (
-        settings.log_format == "json"
-        if settings.log_format
-        else not sys.stderr.isatty()
-    )
+    as_json = settings.log_format == "json" if settings.log_format else not sys.stderr.isatty()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if as_json else TextFormatter())
     root = logging.getLogger()
