@@ -1,0 +1,55 @@
+"""`sentinel rules check|load PATH`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from sentinel.cli.context import CliContext, pass_context
+from sentinel.db.connect import connection
+from sentinel.rules import pack as packs
+from sentinel.worker.packs import PackStore
+
+
+@click.group("rules")
+def rules() -> None:
+    """Validate and store rule packs."""
+
+
+_PATH = click.Path(exists=True, path_type=Path)
+
+
+@rules.command("check")
+@click.argument("path", type=_PATH)
+def check(path: Path) -> None:
+    """Validate a rule pack (file or folder): every error, with file, rule and reason."""
+    issues = packs.check_path(path)
+    if issues:
+        for issue in issues:
+            click.echo(str(issue), err=True)
+        click.echo(f"{len(issues)} problem(s) in {path}", err=True)
+        raise SystemExit(1)
+    pack = packs.load_path(path)
+    click.echo(f"{path}: {len(pack.rules)} rules OK (digest {pack.digest[:12]})")
+
+
+@rules.command("load")
+@click.argument("path", type=_PATH)
+@pass_context
+def load(ctx: CliContext, path: Path) -> None:
+    """Validate and store a rule pack; the fleet uses the newest stored pack."""
+    issues = packs.check_path(path)
+    if issues:
+        for issue in issues:
+            click.echo(str(issue), err=True)
+        click.echo(f"{len(issues)} problem(s) in {path}; nothing stored", err=True)
+        raise SystemExit(1)
+    pack = packs.load_path(path)
+    with connection(ctx.url) as conn:
+        stored = PackStore(conn).save(pack)
+    verb = "stored" if stored.created else "already stored; made current"
+    click.echo(f"rule pack {pack.digest[:12]} ({len(pack.rules)} rules) {verb}")
+
+
+COMMANDS = [rules]

@@ -1,0 +1,171 @@
+"""The fleet with real `sentinel worker` processes and real signals."""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections import Counter
+from pathlib import Path
+
+import psycopg
+import pytest
+from sentinel.ingest.store import ingest_events
+from sentinel.sample import generate
+
+from tests.acceptance.fleet import all_processed, fleet, scalar, wait_for
+
+pytestmark = pytest.mark.slow
+
+PAUSE_PASSES = "BEGIN; LOCK TABLE rule_state IN ACCESS EXCLUSIVE MODE"
+
+
+def _sample(url: str) -> int:
+    from datetime import UTC, datetime
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        result = ingest_events(conn, generate.generate(datetime(2026, 11, 22, 6, tzinfo=UTC)))
+    return result.accepted
+
+
+def _worker_row(url: str, name: str) -> tuple[str, int]:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT status::text, (SELECT count(*) FROM run r WHERE r.lease_owner = w.id "
+            "AND r.status = 'running') FROM worker w WHERE name = %s",
+            [name],
+        ).fetchone()
+    return (row[0], row[1]) if row else ("missing", 0)
+
+
+def test_processes_started_without_names_register_as_two_rows(db_url: str, tmp_path: Path) -> None:
+    with fleet(db_url, tmp_path, 2) as workers:
+        wait_for(lambda: scalar(db_url, "SELECT count(*) FROM worker") == 2, what="2 workers")
+        names = {
+            r[0] for r in psycopg.connect(db_url).execute("SELECT name FROM worker").fetchall()
+        }
+        assert names == {f"sentinel-{__import__('socket').gethostname()}-{w.pid}" for w in workers}
+        for worker in workers:
+            worker.signal(signal.SIGTERM)
+        assert [w.wait() for w in workers] == [0, 0]
+    assert scalar(db_url, "SELECT count(*) FROM worker WHERE status = 'inactive'") == 2
+
+
+def test_sigkill_is_noticed_within_two_seconds_and_its_runs_finish_elsewhere(
+    db_url: str, tmp_path: Path
+) -> None:
+    total = _sample(db_url)
+    with psycopg.connect(db_url, autocommit=True) as blocker:
+        blocker.execute(PAUSE_PASSES)  # passes hold their runs until we let go
+        with fleet(db_url, tmp_path, 1, names=["victim"]) as (victim,):
+            wait_for(lambda: _worker_row(db_url, "victim")[1] > 0, what="victim holds runs")
+            with fleet(
+                db_url, tmp_path, 1, names=["rescuer"], SENTINEL_HEARTBEAT_INTERVAL_SECONDS="10"
+            ) as (rescuer,):
+                wait_for(lambda: _worker_row(db_url, "rescuer")[0] == "active", what="rescuer")
+                victim.signal(signal.SIGKILL)
+                import time
+
+                killed = time.monotonic()
+                wait_for(
+                    lambda: _worker_row(db_url, "victim")[0] == "inactive",
+                    timeout=10,
+                    what="victim marked inactive",
+                )
+                noticed = time.monotonic() - killed
+                held = scalar(
+                    db_url,
+                    "SELECT count(*) FROM run r JOIN worker w ON w.id = r.lease_owner "
+                    "WHERE w.name = 'victim' AND r.status = 'running'",
+                )
+                blocker.execute("ROLLBACK")
+                wait_for(lambda: all_processed(db_url), timeout=60, what="all events processed")
+                assert noticed < 2.0
+                assert held == 0
+                assert rescuer.alive()
+    processed = scalar(db_url, "SELECT sum(event_count) FROM run WHERE status = 'succeeded'")
+    assert processed == total
+
+
+def test_paused_worker_loses_its_lease_and_its_late_completion_writes_nothing(
+    db_url: str, tmp_path: Path
+) -> None:
+    total = _sample(db_url)
+    with psycopg.connect(db_url, autocommit=True) as blocker:
+        blocker.execute(PAUSE_PASSES)
+        with fleet(db_url, tmp_path, 1, names=["sleeper"]) as (sleeper,):
+            wait_for(lambda: _worker_row(db_url, "sleeper")[1] > 0, what="sleeper holds runs")
+            sleeper.signal(signal.SIGSTOP)
+            blocker.execute("ROLLBACK")  # its pass could go on, but it is paused
+            with fleet(db_url, tmp_path, 1, names=["other"]) as (other,):
+                # Still active until its heartbeats are overdue (3 x 1 s).
+                assert _worker_row(db_url, "sleeper")[0] == "active"
+                wait_for(
+                    lambda: _worker_row(db_url, "sleeper")[0] == "inactive",
+                    timeout=15,
+                    what="sleeper marked inactive",
+                )
+                wait_for(lambda: all_processed(db_url), timeout=60, what="other processed all")
+                detections = scalar(db_url, "SELECT count(*) FROM detection")
+                sleeper.signal(signal.SIGCONT)
+                wait_for(
+                    lambda: (
+                        any(r.get("action") == "lease_lost" for r in sleeper.records())
+                        or any("stopped work" in r.get("message", "") for r in sleeper.records())
+                    ),
+                    timeout=20,
+                    what="sleeper noticed it lost its lease",
+                )
+                assert other.alive() and sleeper.alive()
+                assert scalar(db_url, "SELECT count(*) FROM detection") == detections
+    processed = scalar(db_url, "SELECT sum(event_count) FROM run WHERE status = 'succeeded'")
+    assert processed == total
+
+
+def test_eight_workers_drain_two_thousand_runs_exactly_once(db_url: str, tmp_path: Path) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO stream (key) SELECT 'bulk/' || g FROM generate_series(1, 2000) g")
+        conn.execute("INSERT INTO run (stream_id, window_start) SELECT id, now() FROM stream")
+    with fleet(
+        db_url, tmp_path, 8, SENTINEL_WORKER_ROLE="sentinel", SENTINEL_MAX_CONCURRENT_RUNS="4"
+    ) as workers:
+        wait_for(
+            lambda: scalar(db_url, "SELECT count(*) FROM run WHERE status = 'succeeded'") == 2000,
+            timeout=180,
+            interval=0.5,
+            what="2000 runs succeeded",
+        )
+        for worker in workers:
+            worker.signal(signal.SIGTERM)
+        assert all(w.wait() == 0 for w in workers)
+        starts = [
+            (r["run_id"], r["fence"], r["worker"])
+            for w in workers
+            for r in w.records()
+            if r.get("action") == "run_start"
+        ]
+        completions = Counter(
+            r["run_id"] for w in workers for r in w.records() if r.get("action") == "run_complete"
+        )
+    assert scalar(db_url, "SELECT count(*) FROM run") == 2000
+    assert scalar(db_url, "SELECT max(attempts) FROM run") == 1
+    # Every claim is recorded: no run was ever claimed twice, each fence is unique.
+    assert len(starts) == 2000
+    assert len({s[0] for s in starts}) == 2000
+    assert len({s[1] for s in starts}) == 2000
+    assert set(completions.values()) == {1}
+    assert len({s[2] for s in starts}) > 1, "the work was shared"
+
+
+def test_sigterm_drains_exits_zero_and_leaves_the_worker_inactive(
+    db_url: str, tmp_path: Path
+) -> None:
+    _sample(db_url)
+    with fleet(db_url, tmp_path, 1, names=["drainer"]) as (drainer,):
+        wait_for(lambda: scalar(db_url, "SELECT count(*) FROM run WHERE status = 'succeeded'"))
+        drainer.signal(signal.SIGTERM)
+        assert drainer.wait() == 0
+        messages = [r["message"] for r in drainer.records()]
+    assert _worker_row(db_url, "drainer") == ("inactive", 0)
+    assert "worker deregistered" in messages
+    assert scalar(db_url, "SELECT count(*) FROM run WHERE status = 'running'") == 0
+    assert json.dumps(messages)  # the log is JSON lines throughout
