@@ -20,16 +20,18 @@ SELECT count(*) FROM planned
 
 -- name: claim
 -- Claim up to %(limit)s due runs this worker can serve, oldest window first:
--- owner, lease, a fresh fence and attempts+1 in one statement.
+-- owner, lease, a fresh fence and attempts+1 in one statement. The stream's
+-- capabilities are checked per candidate so the scan walks ix_run_claim in
+-- order and stops at the limit, whatever the number of streams.
 WITH me AS (
-    SELECT id, capabilities FROM worker WHERE id = %(worker_id)s AND status = 'active'
+    SELECT capabilities FROM worker WHERE id = %(worker_id)s AND status = 'active'
 ), picked AS (
     SELECT r.id
       FROM run r
-      JOIN stream s ON s.id = r.stream_id
-      JOIN me ON me.capabilities @> s.required_capabilities
      WHERE r.status = 'queued'
        AND r.not_before <= now()
+       AND (SELECT capabilities FROM me)
+           @> (SELECT s.required_capabilities FROM stream s WHERE s.id = r.stream_id)
      ORDER BY r.window_start, r.id
      LIMIT %(limit)s
        FOR UPDATE OF r SKIP LOCKED
@@ -74,8 +76,7 @@ SELECT id, stream, kind, occurred_at, received_at, payload
 SELECT rule_ref, state FROM rule_state WHERE stream_id = %(stream_id)s
 
 -- name: lock_for_completion
--- Fencing: only the current lease holder may complete; the row lock keeps a
--- sweep from requeueing the run while we commit.
+-- Fencing: only the current lease holder may complete.
 SELECT r.id FROM run r
  WHERE r.id = %(run_id)s AND r.fence = %(fence)s AND r.lease_owner = %(worker_id)s
    AND r.status = 'running'
@@ -86,28 +87,44 @@ INSERT INTO rule_state (stream_id, rule_ref, state, updated)
 VALUES (%(stream_id)s, %(rule_ref)s, %(state)s, now())
 ON CONFLICT (stream_id, rule_ref) DO UPDATE SET state = EXCLUDED.state, updated = now()
 
--- name: advance_cursor
--- Only from where this pass started: a replay that moved the cursor meanwhile wins.
-UPDATE stream
-   SET cursor_xid = %(to_xact)s,
-       cursor = greatest(cursor, %(last_event_id)s),
-       last_pass_at = now()
- WHERE id = %(stream_id)s AND cursor_xid = %(from_xact)s
-
--- name: succeed
-UPDATE run
-   SET status = 'succeeded',
-       lease_expires_at = NULL,
-       finished_at = now(),
-       first_event_id = %(first_event_id)s,
-       last_event_id = %(last_event_id)s,
-       event_count = %(event_count)s,
-       detection_count = %(detection_count)s,
-       evidence_count = %(evidence_count)s,
-       recommendation_count = %(recommendation_count)s,
-       problems = %(problems)s,
-       error = NULL
- WHERE id = %(run_id)s
+-- name: complete
+-- Fenced completion in one statement: the run succeeds only if this worker
+-- still holds it (owner, fence, running) and the stream's cursor is still
+-- where the pass started (a replay meanwhile wins); then the cursor advances.
+-- Atomic on its own; the caller wraps it with the findings in one transaction.
+WITH cursor_unmoved AS (
+    SELECT id FROM stream
+     WHERE id = %(stream_id)s AND cursor_xid = %(from_xact)s
+       FOR UPDATE
+), done AS (
+    UPDATE run
+       SET status = 'succeeded',
+           lease_expires_at = NULL,
+           finished_at = now(),
+           first_event_id = %(first_event_id)s,
+           last_event_id = %(last_event_id)s,
+           event_count = %(event_count)s,
+           detection_count = %(detection_count)s,
+           evidence_count = %(evidence_count)s,
+           recommendation_count = %(recommendation_count)s,
+           problems = %(problems)s,
+           error = NULL
+     WHERE id = %(run_id)s AND fence = %(fence)s AND lease_owner = %(worker_id)s
+       AND status = 'running'
+       AND EXISTS (SELECT 1 FROM cursor_unmoved)
+ RETURNING stream_id
+), moved AS (
+    UPDATE stream
+       SET cursor_xid = %(to_xact)s,
+           cursor = greatest(cursor, %(last_event_id)s),
+           last_pass_at = now()
+     WHERE id IN (SELECT stream_id FROM done)
+ RETURNING id
+)
+SELECT EXISTS (SELECT 1 FROM done) AS completed,
+       EXISTS (SELECT 1 FROM cursor_unmoved) AS cursor_unmoved,
+       (SELECT count(*) FROM moved) AS moved,
+       pg_notify('sentinel_run', '')
 
 -- name: fail
 -- Back to the queue after a backoff, or dead after max_attempts. Fenced.

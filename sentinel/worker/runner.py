@@ -7,13 +7,14 @@ import logging
 import threading
 from typing import Any
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from sentinel.findings.store import FindingStore
 from sentinel.rules.model import Event, StreamPass
 from sentinel.worker.models import Claim, Completed, Counts, LeaseLost
 from sentinel.worker.packs import RuleSource
-from sentinel.worker.store import RunStore
+from sentinel.worker.store import Completion, RunStore
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +53,16 @@ class PassRunner:
         )
         if lost is not None and lost.is_set():
             return LeaseLost(claim.id)
+        changed = {ref: st for ref, st in result.states.items() if states.get(ref) != st}
+        last_id = max((e.id for e in events), default=None)
+        first_id = min((e.id for e in events), default=None)
+        lease_lost = False
         with self.pool.connection() as conn, conn.transaction():
             store = RunStore(conn)
-            if not store.lock_for_completion(claim, worker_id):
-                return LeaseLost(claim.id)
+            if result.findings and not store.lock_for_completion(claim, worker_id):
+                return LeaseLost(claim.id)  # before writing anything
             written = FindingStore(conn).write(claim.id, result.findings)
-            store.save_states(claim.stream_id, result.states)
-            last_id = max((e.id for e in events), default=None)
-            first_id = min((e.id for e in events), default=None)
-            if not store.advance_cursor(claim.stream_id, from_xact, upper, last_id or 0):
-                raise CursorMoved(f"cursor of {claim.stream} moved during the pass")
+            store.save_states(claim.stream_id, changed)
             counts = Counts(
                 events=len(events),
                 detections=written.detections,
@@ -69,8 +70,23 @@ class PassRunner:
                 recommendations=written.recommendations,
                 problems=len(result.problems),
             )
-            store.succeed(claim.id, counts, first_id, last_id, _problems(result))
-            store.notify()
+            outcome = store.complete(
+                claim,
+                worker_id,
+                from_xact=from_xact,
+                to_xact=upper,
+                first_event_id=first_id,
+                last_event_id=last_id,
+                counts=counts,
+                problems=_problems(result),
+            )
+            if outcome is Completion.CURSOR_MOVED:
+                raise CursorMoved(f"cursor of {claim.stream} moved during the pass")
+            if outcome is Completion.LEASE_LOST:
+                lease_lost = True
+                raise psycopg.Rollback  # undo the findings; leave the run alone
+        if lease_lost:
+            return LeaseLost(claim.id)
         return Completed(claim.id, counts)
 
 

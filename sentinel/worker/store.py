@@ -4,6 +4,7 @@ connection and the transaction."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 import psycopg
@@ -16,6 +17,12 @@ from sentinel.worker.models import Claim, Counts, RunSummary
 SQL = queries.beside(__file__)
 
 RUN_CHANNEL = "sentinel_run"
+
+
+class Completion(Enum):
+    DONE = "done"
+    LEASE_LOST = "lease lost"
+    CURSOR_MOVED = "cursor moved"
 
 
 class RunStore:
@@ -101,32 +108,27 @@ class RunStore:
                 ],
             )
 
-    def advance_cursor(
-        self, stream_id: int, from_xact: int, to_xact: int, last_event_id: int
-    ) -> bool:
-        cur = self.conn.execute(
-            SQL["advance_cursor"],
-            {
-                "stream_id": stream_id,
-                "from_xact": from_xact,
-                "to_xact": to_xact,
-                "last_event_id": last_event_id,
-            },
-        )
-        return cur.rowcount == 1
-
-    def succeed(
+    def complete(
         self,
-        run_id: int,
-        counts: Counts,
+        claim: Claim,
+        worker_id: int,
+        *,
+        from_xact: int,
+        to_xact: int,
         first_event_id: int | None,
         last_event_id: int | None,
+        counts: Counts,
         problems: list[dict[str, Any]],
-    ) -> None:
-        self.conn.execute(
-            SQL["succeed"],
+    ) -> Completion:
+        row = self.conn.execute(
+            SQL["complete"],
             {
-                "run_id": run_id,
+                "run_id": claim.id,
+                "fence": claim.fence,
+                "worker_id": worker_id,
+                "stream_id": claim.stream_id,
+                "from_xact": from_xact,
+                "to_xact": to_xact,
                 "first_event_id": first_event_id,
                 "last_event_id": last_event_id,
                 "event_count": counts.events,
@@ -135,7 +137,11 @@ class RunStore:
                 "recommendation_count": counts.recommendations,
                 "problems": Jsonb(problems),
             },
-        )
+        ).fetchone()
+        assert row is not None
+        if row[0]:
+            return Completion.DONE
+        return Completion.LEASE_LOST if row[1] else Completion.CURSOR_MOVED
 
     def fail(
         self,
