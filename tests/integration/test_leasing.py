@@ -4,6 +4,7 @@ fail with backoff, and the claim index."""
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 
 import psycopg
 import pytest
@@ -176,12 +177,11 @@ def test_operator_retry_and_replay(conn: psycopg.Connection) -> None:
 
     conn.execute(
         "INSERT INTO event (source, stream, occurred_at, external_id) VALUES "
-        "('t', 'plant/s1', '2026-01-01T00:00:00Z', 'a'), ('t', 'plant/s1', '2026-01-02T00:00:00Z', 'b')"
+        "('t', 'plant/s1', '2026-01-01T00:00:00Z', 'a'), "
+        "('t', 'plant/s1', '2026-01-02T00:00:00Z', 'b')"
     )
     conn.execute("UPDATE stream SET cursor = 1000, cursor_xid = 10000000")
-    rewound = store.replay(
-        "plant/s1", __import__("datetime").datetime.fromisoformat("2026-01-01T12:00:00+00:00")
-    )
+    rewound = store.replay("plant/s1", datetime.fromisoformat("2026-01-01T12:00:00+00:00"))
     assert rewound is not None
     second = conn.execute("SELECT id, xact FROM event WHERE external_id = 'b'").fetchone()
     assert rewound == (second[1], second[0] - 1)  # type: ignore[index]
