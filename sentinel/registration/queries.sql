@@ -78,15 +78,18 @@ UPDATE run
 -- Mark dead workers inactive and requeue their runs in the same statement.
 -- Dead: its session-level advisory lock is gone (the process or its connection
 -- died: noticed within a second), or it missed its heartbeats (paused,
--- partitioned). A worker still heartbeating keeps its runs, however long its
--- pass takes. Then requeue runs whose lease expired without an owner alive.
+-- partitioned). Locks are not judged in the first moments after the server
+-- started, while every worker re-takes its lock after a restart. A worker
+-- still heartbeating keeps its runs, however long its pass takes. Then requeue
+-- runs whose lease expired without an owner alive.
 WITH dead AS (
     UPDATE worker w
        SET status = 'inactive', updated = now()
      WHERE w.status <> 'inactive'
        AND w.id <> %(worker_id)s
        AND (w.last_heartbeat < now() - make_interval(secs => %(stale_seconds)s)
-            OR (%(check_locks)s AND NOT EXISTS (
+            OR (now() - pg_postmaster_start_time() > make_interval(secs => %(lock_grace)s)
+                AND NOT EXISTS (
                 SELECT 1 FROM pg_locks l
                  WHERE l.locktype = 'advisory'
                    AND l.database = (SELECT oid FROM pg_database

@@ -6,7 +6,6 @@ import logging
 import os
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -53,9 +52,6 @@ class Registration:
         self.lock = LivenessLock(url, name)
         self.worker_id: int | None = None
         self._caps_mutex = threading.Lock()
-        # After (re)connecting, give peers one heartbeat to re-take their own
-        # locks (say after a database restart) before judging them by locks.
-        self._judge_locks_after = 0.0
 
     @property
     def name(self) -> str:
@@ -74,7 +70,6 @@ class Registration:
             store = WorkerStore(conn)
             self.worker_id = store.register(self.info)
             orphans = store.requeue_orphans(self.worker_id, in_hand)
-        self._judge_locks_after = time.monotonic() + self.settings.heartbeat_interval_seconds
         log.info(
             "worker registered",
             extra={"action": "register", "worker_id": self.worker_id, "requeued": orphans},
@@ -109,7 +104,9 @@ class Registration:
             return WorkerStore(conn).sweep(
                 self.worker_id,
                 self.stale_seconds,
-                check_locks=time.monotonic() >= self._judge_locks_after,
+                # After a server restart, give every worker one heartbeat to
+                # re-take its lock before judging it by its lock.
+                lock_grace_seconds=self.settings.heartbeat_interval_seconds,
             )
 
     def set_status(self, status: str) -> None:

@@ -70,13 +70,13 @@ class WorkerStore:
         """Mark inactive; returns how many held runs went back to the queue."""
         return self.conn.execute(SQL["deregister"], {"worker_id": worker_id}).rowcount
 
-    def sweep(self, worker_id: int, stale_seconds: float, *, check_locks: bool = True) -> Sweep:
+    def sweep(self, worker_id: int, stale_seconds: float, lock_grace_seconds: float) -> Sweep:
         row = self.conn.execute(
             SQL["sweep"],
             {
                 "worker_id": worker_id,
                 "stale_seconds": stale_seconds,
-                "check_locks": check_locks,
+                "lock_grace": lock_grace_seconds,
                 "lock_class": LOCK_CLASS,
             },
         ).fetchone()

@@ -58,9 +58,7 @@ def test_sigkill_is_noticed_within_two_seconds_and_its_runs_finish_elsewhere(
         blocker.execute(PAUSE_PASSES)  # passes hold their runs until we let go
         with fleet(db_url, tmp_path, 1, names=["victim"]) as (victim,):
             wait_for(lambda: _worker_row(db_url, "victim")[1] > 0, what="victim holds runs")
-            with fleet(
-                db_url, tmp_path, 1, names=["rescuer"], SENTINEL_HEARTBEAT_INTERVAL_SECONDS="10"
-            ) as (rescuer,):
+            with fleet(db_url, tmp_path, 1, names=["rescuer"]) as (rescuer,):
                 wait_for(lambda: _worker_row(db_url, "rescuer")[0] == "active", what="rescuer")
                 victim.signal(signal.SIGKILL)
                 import time

@@ -118,12 +118,11 @@ def test_name_of_a_dead_owner_is_reused_and_its_runs_requeued(
 def test_sweep_notices_a_worker_whose_session_is_gone(
     db_url: str, pool: ConnectionPool, conn: psycopg.Connection
 ) -> None:
-    watcher = _registration(db_url, pool, "watcher")
+    watcher = _registration(db_url, pool, "watcher", heartbeat_interval_seconds=0.1)
     watcher.register()
     victim = _registration(db_url, pool, "victim")
     victim_id = victim.register()
     run_id = _held_run(conn, victim_id)
-    watcher._judge_locks_after = 0  # past the reconnect grace
 
     assert watcher.sweep().dead == ()  # alive: its lock is held
     victim.lock.release()  # SIGKILL: the session and its lock vanish
