@@ -6,7 +6,6 @@ import click
 
 from sentinel.cli.context import CliContext, pass_context
 from sentinel.db.connect import mask_url
-from sentinel.demo import run_demo
 
 
 @click.command("demo")
@@ -14,6 +13,8 @@ from sentinel.demo import run_demo
 @pass_context
 def demo(ctx: CliContext, reset: bool) -> None:
     """Run the sample plant end to end and show what the fleet found."""
+    from sentinel.demo import run_demo
+
     url = ctx.url
     click.echo(f"Sentinel demo on {mask_url(url)}")
     result = run_demo(url, reset=reset, say=lambda text: click.echo(f"  · {text}"))

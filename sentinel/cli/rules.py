@@ -8,8 +8,6 @@ import click
 
 from sentinel.cli.context import CliContext, pass_context
 from sentinel.db.connect import connection
-from sentinel.rules import pack as packs
-from sentinel.worker.packs import PackStore
 
 
 @click.group("rules")
@@ -24,6 +22,8 @@ _PATH = click.Path(exists=True, path_type=Path)
 @click.argument("path", type=_PATH)
 def check(path: Path) -> None:
     """Validate a rule pack (file or folder): every error, with file, rule and reason."""
+    from sentinel.rules import pack as packs
+
     issues = packs.check_path(path)
     if issues:
         for issue in issues:
@@ -39,6 +39,9 @@ def check(path: Path) -> None:
 @pass_context
 def load(ctx: CliContext, path: Path) -> None:
     """Validate and store a rule pack; the fleet uses the newest stored pack."""
+    from sentinel.rules import pack as packs
+    from sentinel.worker.packs import PackStore
+
     issues = packs.check_path(path)
     if issues:
         for issue in issues:

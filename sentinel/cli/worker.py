@@ -7,6 +7,7 @@ import signal
 import sys
 from datetime import UTC, datetime
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,10 +15,11 @@ from sentinel.cli import render
 from sentinel.cli.context import CliContext, pass_context
 from sentinel.db.connect import connection
 from sentinel.registration.store import WorkerStore
-from sentinel.rules.durations import parse_duration
 from sentinel.worker.models import Completed, Failed, LeaseLost
-from sentinel.worker.service import WorkerService
 from sentinel.worker.store import RunStore
+
+if TYPE_CHECKING:
+    from sentinel.worker.service import WorkerService
 
 
 @click.command("worker")
@@ -28,6 +30,8 @@ def worker(ctx: CliContext) -> None:
     SIGTERM or SIGINT drains (finishes or releases the runs in hand, then
     deregisters); a second signal exits at once.
     """
+    from sentinel.worker.service import WorkerService
+
     service = WorkerService(ctx.settings, ctx.url)
     signals = {"count": 0}
 
@@ -76,6 +80,8 @@ def run_once(ctx: CliContext, json_output: bool) -> None:
 
     Exit status 0 when every run succeeded.
     """
+    from sentinel.worker.service import WorkerService
+
     service = WorkerService(ctx.settings, ctx.url)
     service.start()
     try:
@@ -250,6 +256,8 @@ def runs_replay(ctx: CliContext, stream_key: str, since: str) -> None:
 
 
 def _duration(text: str, hint: str) -> float:
+    from sentinel.rules.durations import parse_duration
+
     try:
         return parse_duration(text).total_seconds()
     except ValueError as exc:
