@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 import psycopg
 from psycopg.types.json import Jsonb
-from sentinel.rules.model import Finding
 
 from sentinel.db import queries
+from sentinel.rules.model import Finding
 from sentinel.worker.models import Counts
 
 SQL = queries.beside(__file__)

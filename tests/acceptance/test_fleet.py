@@ -9,9 +9,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
 from sentinel.ingest.store import ingest_events
 from sentinel.sample import generate
-
 from tests.acceptance.fleet import all_processed, fleet, scalar, wait_for
 
 pytestmark = pytest.mark.slow
