@@ -9,11 +9,11 @@ from pathlib import Path
 
 import psycopg
 import sqlalchemy as sa
+from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from alembic import command
 from sentinel.settings import load_settings
 
 # The top-level alembic/ folder; sentinel/migrations links to it so an installed
