@@ -1,0 +1,98 @@
+"""Prometheus metrics of one Sentinel process.
+
+Every metric lives on the module's own `REGISTRY` (not prometheus-client's
+global one), so importing Sentinel in another program adds nothing to that
+program's metrics, and tests can read exactly what Sentinel exports. The health
+server (`sentinel.health`) serves `generate_latest(REGISTRY)` on `/metrics`
+when `SENTINEL_METRICS_PORT` is set.
+
+Counters count what *this* process did since it started; sum them over the
+fleet in PromQL. The alert rules in `deploy/monitoring/` use these names.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+REGISTRY = CollectorRegistry()
+
+RUNS_CLAIMED = Counter(
+    "sentinel_runs_claimed",
+    "Runs this worker claimed.",
+    registry=REGISTRY,
+)
+RUNS_FINISHED = Counter(
+    "sentinel_runs_finished",
+    "Runs this worker finished, by outcome: succeeded, failed (retried later) or dead.",
+    ["status"],
+    registry=REGISTRY,
+)
+PASS_SECONDS = Histogram(
+    "sentinel_pass_duration_seconds",
+    "Wall time of one sentinel pass (claim to completion or failure).",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60),
+    registry=REGISTRY,
+)
+EVENTS_PROCESSED = Counter(
+    "sentinel_events_processed",
+    "Events read by the passes this worker completed.",
+    registry=REGISTRY,
+)
+DETECTIONS = Counter(
+    "sentinel_detections",
+    "Detections written by this worker, by severity (info, warning, critical).",
+    ["severity"],
+    registry=REGISTRY,
+)
+RECOMMENDATIONS = Counter(
+    "sentinel_recommendations",
+    "Recommendations written by this worker.",
+    registry=REGISTRY,
+)
+HEARTBEAT_AGE = Gauge(
+    "sentinel_heartbeat_age_seconds",
+    "Seconds since this worker's last successful heartbeat.",
+    registry=REGISTRY,
+)
+LEASE_LOSSES = Counter(
+    "sentinel_lease_losses",
+    "Passes whose lease was lost before completion (nothing was written).",
+    registry=REGISTRY,
+)
+QUEUE_DEPTH = Gauge(
+    "sentinel_queue_depth",
+    "Queued runs in the whole fleet, as last sampled by this worker.",
+    registry=REGISTRY,
+)
+RUNS_IN_HAND = Gauge(
+    "sentinel_runs_in_hand",
+    "Runs this worker currently holds.",
+    registry=REGISTRY,
+)
+WORKER_INFO = Info(
+    "sentinel_worker",
+    "This worker: name, role and Sentinel version.",
+    registry=REGISTRY,
+)
+
+# Export every label value from the start (at 0), so that rate() and increase()
+# see the first dead run or critical detection instead of a series appearing.
+for _status in ("succeeded", "failed", "dead"):
+    RUNS_FINISHED.labels(_status)
+for _severity in ("info", "warning", "critical"):
+    DETECTIONS.labels(_severity)
+
+__all__ = [
+    "DETECTIONS",
+    "EVENTS_PROCESSED",
+    "HEARTBEAT_AGE",
+    "LEASE_LOSSES",
+    "PASS_SECONDS",
+    "QUEUE_DEPTH",
+    "RECOMMENDATIONS",
+    "REGISTRY",
+    "RUNS_CLAIMED",
+    "RUNS_FINISHED",
+    "RUNS_IN_HAND",
+    "WORKER_INFO",
+]
