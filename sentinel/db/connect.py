@@ -84,6 +84,7 @@ def make_pool(url: str, *, max_size: int = 8, name: str = "sentinel") -> Connect
         check=ConnectionPool.check_connection,
         name=name,
         open=False,
+        timeout=10,  # how long a caller waits for a connection (say, in an outage)
     )
     # Check the URL with a direct connection first: a pool would only time out.
     connect(url).close()

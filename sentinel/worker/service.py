@@ -74,6 +74,7 @@ class WorkerService:
         self.heartbeat: Heartbeat | None = None
         self.listener: Listener | None = None
         self.executor: ThreadPoolExecutor | None = None
+        self.runner: PassRunner | None = None
         self._next_plan = 0.0
         self._next_retention = time.monotonic() + RETENTION_EVERY_SECONDS
 
@@ -83,6 +84,11 @@ class WorkerService:
         logs.bind_process(worker=self.name)
         capacity = self.settings.max_concurrent_runs
         self.pool = make_pool(self.url, max_size=capacity + 3, name=self.name)
+        self.runner = PassRunner(
+            self.pool,
+            RuleSource(self.pool, self.settings.rules_path),
+            batch_events=self.settings.batch_events,
+        )
         self.registration = Registration(self.settings, self.url, self.pool, name=self.name)
         worker_id = self.registration.register()
         metrics.WORKER_INFO.info(
@@ -244,6 +250,7 @@ class WorkerService:
 
     def _attempt(self, held: InHand, worker_id: int) -> Outcome:
         claim = held.claim
+        assert self.runner is not None
         try:
             return self.runner.run(claim, worker_id, held.lost)
         except Exception as exc:  # any failure of the pass: retry with backoff
