@@ -1,0 +1,1 @@
+"""Detections, evidence and recommendations: what a pass writes and what people review."""

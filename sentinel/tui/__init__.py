@@ -1,0 +1,1 @@
+"""`sentinel-tui`: the live dashboard. Reads only through `source`."""

@@ -1,0 +1,422 @@
+"""`sentinel-tui`: the live dashboard of the fleet, its runs and findings.
+
+Fetches happen in thread workers (`source` is the only module that queries)
+and post messages; handlers update the tables in place. The next refresh is
+armed with `set_timer` only when the previous one finished, so refreshes
+never overlap. A LISTEN connection on `sentinel_run` and
+`sentinel_recommendation` triggers a refresh at once.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime
+from typing import Any, ClassVar
+
+import click
+import psycopg
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.timer import Timer
+from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Static
+from textual.worker import get_current_worker
+
+from sentinel.db.connect import CONNECT_TIMEOUT, database_url, mask_url
+from sentinel.errors import DatabaseUnavailable, SentinelError
+from sentinel.settings import load_settings
+from sentinel.tui import filters, messages
+from sentinel.tui.screens.confirm import ConfirmScreen
+from sentinel.tui.screens.detail import DetailScreen
+from sentinel.tui.screens.help import HelpScreen
+from sentinel.tui.source import Source, View
+from sentinel.tui.widgets.detections import DetectionsTable
+from sentinel.tui.widgets.fleet import FleetTable, Thresholds
+from sentinel.tui.widgets.recommendations import RecommendationsTable
+from sentinel.tui.widgets.runs import RunsTable
+from sentinel.tui.widgets.streams import StreamsTable
+from sentinel.tui.widgets.summary import SummaryBar
+from sentinel.tui.widgets.table import LiveTable
+
+CHANNELS = ("sentinel_run", "sentinel_recommendation")
+INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+MIN_GAP = 0.3  # seconds between refreshes a burst of NOTIFYs may cause
+TABLES: dict[View, type[LiveTable]] = {
+    View.FLEET: FleetTable,
+    View.RUNS: RunsTable,
+    View.STREAMS: StreamsTable,
+    View.RECOMMENDATIONS: RecommendationsTable,
+    View.DETECTIONS: DetectionsTable,
+}
+
+
+class SentinelApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "Sentinel"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("1", "view('fleet')", "Fleet"),
+        Binding("2", "view('runs')", "Runs"),
+        Binding("3", "view('streams')", "Streams"),
+        Binding("4", "view('recommendations')", "Recs"),
+        Binding("5", "view('detections')", "Detections"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("s", "sort", "Sort"),
+        Binding("space", "pause", "Pause"),
+        Binding("r", "refresh_now", "Refresh"),
+        Binding("plus,equals_sign", "slower", "Slower", key_display="+", show=False),
+        Binding("minus", "faster", "Faster", key_display="-", show=False),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        readonly: bool = False,
+        interval: float = 2.0,
+        thresholds: Thresholds | None = None,
+        now: datetime | None = None,
+        listen: bool = True,
+    ) -> None:
+        super().__init__()
+        self.url = url
+        self.readonly = readonly
+        self.interval = interval
+        self.thresholds = thresholds or Thresholds(10.0, 30.0)
+        self.source = Source(url, now=now)
+        self.listen = listen
+        self.view = View.FLEET
+        self.paused = False
+        self.filters: dict[View, filters.Filter] = {v: filters.Filter() for v in View}
+        self.rows: dict[View, tuple[Any, ...]] = {}
+        self.error: str | None = None
+        self.refreshes = 0  # completed refreshes, for tests and the bench
+        self._fetching = False
+        self._again = False
+        self._timer: Timer | None = None
+        self._last_done = 0.0
+
+    # ---- layout -----------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield SummaryBar(mask_url(self.url), id="summary")
+        yield Static(id="banner")
+        yield Input(
+            placeholder="stream:GLOB status: severity: worker: rule: words — ! inverts",
+            id="filter",
+        )
+        with ContentSwitcher(initial=View.FLEET.value, id="views"):
+            for view, table in TABLES.items():
+                yield table(id=view.value)
+        yield Static(id="viewinfo")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(FleetTable).context = self.thresholds
+        self.table().focus()
+        self._update_info()
+        self.request_refresh()
+        if self.listen:
+            self._listen()
+
+    def on_unmount(self) -> None:
+        self.source.close()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Over a detail or modal screen, only help and quit stay bound."""
+        return self.screen is self.screen_stack[0] or action in ("quit", "help")
+
+    def table(self, view: View | None = None) -> LiveTable:
+        return self.query_one(f"#{(view or self.view).value}", LiveTable)
+
+    # ---- refresh loop -------------------------------------------------------
+
+    def request_refresh(self) -> None:
+        """Refresh now, or right after the refresh in flight."""
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        if self._fetching:
+            self._again = True
+            return
+        self._fetching = True
+        self._fetch(self.view)
+
+    @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
+    def _fetch(self, view: View) -> None:
+        try:
+            snapshot = self.source.snapshot(view)
+        except DatabaseUnavailable as exc:
+            self.post_message(messages.RefreshFailed(str(exc), unreachable=True))
+        except psycopg.OperationalError as exc:
+            self.post_message(messages.RefreshFailed(str(exc), unreachable=True))
+        except Exception as exc:  # a refresh must never kill the dashboard
+            self.post_message(
+                messages.RefreshFailed(f"{type(exc).__name__}: {exc}", unreachable=False)
+            )
+        else:
+            self.post_message(messages.Refreshed(snapshot))
+
+    def on_refreshed(self, message: messages.Refreshed) -> None:
+        snapshot = message.snapshot
+        self.error = None
+        self.query_one("#banner").remove_class("-visible")
+        self.rows[snapshot.view] = snapshot.rows
+        self.table(snapshot.view).show(snapshot.rows, self.filters[snapshot.view])
+        self.query_one(SummaryBar).show(
+            snapshot.summary, paused=self.paused, interval=self.interval
+        )
+        self._update_info()
+        self.refreshes += 1
+        self._done(self.interval)
+
+    def on_refresh_failed(self, message: messages.RefreshFailed) -> None:
+        self.error = message.error
+        banner = self.query_one("#banner", Static)
+        what = "database unreachable" if message.unreachable else "refresh failed"
+        banner.update(f"{what}: {_first_line(message.error)} — retrying")
+        banner.add_class("-visible")
+        self._done(min(self.interval, 2.0))
+
+    def _done(self, delay: float) -> None:
+        self._fetching = False
+        self._last_done = time.monotonic()
+        if self._again:
+            self._again = False
+            self.request_refresh()
+        elif not self.paused or self.error is not None:
+            self._timer = self.set_timer(delay, self.request_refresh)
+
+    # ---- LISTEN -----------------------------------------------------------
+
+    @work(thread=True, group="listen", exit_on_error=False)
+    def _listen(self) -> None:
+        me = get_current_worker()
+        backoff = 0.5
+        while not me.is_cancelled:
+            try:
+                with psycopg.connect(
+                    self.url,
+                    autocommit=True,
+                    connect_timeout=CONNECT_TIMEOUT,
+                    application_name="sentinel-tui-listen",
+                ) as conn:
+                    for channel in CHANNELS:
+                        conn.execute(
+                            psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(channel))
+                        )
+                    backoff = 0.5
+                    self.post_message(messages.Notified())  # we may have missed some
+                    while not me.is_cancelled:
+                        if any(True for _ in conn.notifies(timeout=0.5, stop_after=1)):
+                            self.post_message(messages.Notified())
+            except (psycopg.Error, OSError):
+                deadline = time.monotonic() + backoff
+                while not me.is_cancelled and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                backoff = min(backoff * 2, 5.0)
+
+    def on_notified(self, message: messages.Notified) -> None:
+        if self.paused:
+            return
+        wait = self._last_done + MIN_GAP - time.monotonic()
+        if self._fetching:
+            self._again = True
+        elif wait > 0:
+            if self._timer is not None:
+                self._timer.stop()
+            self._timer = self.set_timer(wait, self.request_refresh)
+        else:
+            self.request_refresh()
+
+    # ---- views, filter, sort ------------------------------------------------
+
+    def action_view(self, name: str) -> None:
+        view = View(name)
+        if view == self.view:
+            return
+        self.view = view
+        self.query_one(ContentSwitcher).current = view.value
+        flt = self.query_one("#filter", Input)
+        flt.value = self.filters[view].text
+        flt.set_class(bool(self.filters[view].text), "-visible")
+        self.table().focus()
+        self._update_info()
+        self.request_refresh()
+
+    def action_filter(self) -> None:
+        flt = self.query_one("#filter", Input)
+        flt.add_class("-visible")
+        flt.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id != "filter":
+            return
+        self.filters[self.view] = filters.parse(event.value)
+        self._reshow()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            if not event.value.strip():
+                event.input.remove_class("-visible")
+            self.table().focus()
+
+    def action_clear_filter(self) -> None:
+        flt = self.query_one("#filter", Input)
+        flt.value = ""
+        self.filters[self.view] = filters.Filter()
+        flt.remove_class("-visible")
+        self._reshow()
+        self.table().focus()
+
+    def _reshow(self) -> None:
+        if self.view in self.rows:
+            self.table().show(self.rows[self.view], self.filters[self.view])
+        self._update_info()
+
+    def action_sort(self) -> None:
+        self.table().cycle_sort()
+        self._update_info()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        self._update_info()
+
+    def _update_info(self) -> None:
+        table = self.table()
+        shown = (
+            f"{table.row_count} of {table.total}"
+            if self.filters[self.view]
+            else str(table.row_count)
+        )
+        parts = [f"{table.TITLE}: {shown} rows", table.sort_label()]
+        if self.filters[self.view]:
+            parts.append(f"filter: {self.filters[self.view].text}")
+        if self.readonly:
+            parts.append("read-only")
+        self.query_one("#viewinfo", Static).update(" · ".join(parts))
+
+    # ---- live controls ------------------------------------------------------
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        if self.paused and self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        elif not self.paused:
+            self.request_refresh()
+        self.query_one(SummaryBar).show(None, paused=self.paused, interval=self.interval)
+
+    def action_refresh_now(self) -> None:
+        self.request_refresh()
+
+    def action_slower(self) -> None:
+        self._set_interval(+1)
+
+    def action_faster(self) -> None:
+        self._set_interval(-1)
+
+    def _set_interval(self, step: int) -> None:
+        index = min(range(len(INTERVALS)), key=lambda i: abs(INTERVALS[i] - self.interval))
+        self.interval = INTERVALS[max(0, min(len(INTERVALS) - 1, index + step))]
+        self.query_one(SummaryBar).show(None, paused=self.paused, interval=self.interval)
+        if not self._fetching and not self.paused:
+            if self._timer is not None:
+                self._timer.stop()
+            self._timer = self.set_timer(self.interval, self.request_refresh)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    # ---- detail and review --------------------------------------------------
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        table = event.data_table
+        if not isinstance(table, LiveTable):
+            return
+        item = table.items.get(str(event.row_key.value))
+        detection_id = getattr(item, "detection_id", None)
+        if isinstance(table, DetectionsTable) and item is not None:
+            detection_id = item.id
+        if detection_id is not None:
+            self.push_screen(DetailScreen(detection_id))
+
+    def action_review(self, verb: str) -> None:
+        item = self.table(View.RECOMMENDATIONS).cursor_item()
+        if self.view != View.RECOMMENDATIONS or item is None:
+            return
+        self.request_review(item.id, verb)
+
+    def request_review(self, recommendation_id: int, verb: str) -> None:
+        if self.readonly:
+            self.notify(
+                "The dashboard is read-only (--readonly): acknowledging and dismissing are off.",
+                title="read-only",
+                severity="warning",
+            )
+            return
+        question = f"{verb.capitalize()} recommendation {recommendation_id}?"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._review(recommendation_id, verb)
+
+        self.push_screen(ConfirmScreen(question), answered)
+
+    @work(thread=True, group="review", exit_on_error=False)
+    def _review(self, recommendation_id: int, verb: str) -> None:
+        try:
+            write = self.source.acknowledge if verb == "acknowledge" else self.source.dismiss
+            result = write(recommendation_id)
+        except Exception as exc:
+            self.post_message(messages.ReviewFailed(recommendation_id, str(exc)))
+        else:
+            self.post_message(messages.Reviewed(result, verb))
+
+    def on_reviewed(self, message: messages.Reviewed) -> None:
+        r = message.result
+        past = "acknowledged" if message.verb == "acknowledge" else "dismissed"
+        if r.changed:
+            self.notify(f"recommendation {r.id} {past}")
+        else:
+            self.notify(f"recommendation {r.id} was already {r.status}")
+        if isinstance(self.screen, DetailScreen):
+            self.screen.action_reload()
+        self.request_refresh()
+
+    def on_review_failed(self, message: messages.ReviewFailed) -> None:
+        self.notify(
+            f"recommendation {message.recommendation_id}: {message.error}", severity="error"
+        )
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else text
+
+
+@click.command("sentinel-tui", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--readonly", is_flag=True, help="Never write: acknowledging and dismissing are off.")
+@click.option(
+    "--refresh",
+    "refresh",
+    type=click.FloatRange(min=0.2),
+    default=2.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds between refreshes.",
+)
+def main(readonly: bool, refresh: float) -> None:
+    """The live dashboard: fleet, runs, streams, recommendations, detections."""
+    try:
+        settings = load_settings()
+        url = database_url(settings)
+        Source(url).ping()
+    except SentinelError as exc:
+        click.echo(f"sentinel-tui: error: {exc}", err=True)
+        sys.exit(1)
+    thresholds = Thresholds(settings.heartbeat_interval_seconds, settings.lease_seconds)
+    SentinelApp(url, readonly=readonly, interval=refresh, thresholds=thresholds).run()

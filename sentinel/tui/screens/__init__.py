@@ -1,0 +1,1 @@
+"""Screens over the dashboard: a detection's detail, confirmation, help."""

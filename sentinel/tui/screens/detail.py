@@ -1,0 +1,163 @@
+"""A detection with its evidence and a chart of the triggering window."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from sentinel.tui import messages
+from sentinel.tui.source import Detail
+from sentinel.tui.widgets import format as fmt
+from sentinel.tui.widgets import tones
+from sentinel.tui.widgets.chart import Chart
+
+if TYPE_CHECKING:
+    from sentinel.tui.app import SentinelApp
+
+
+class DetailText(Static):
+    COMPONENT_CLASSES: ClassVar[set[str]] = set(tones.COMPONENT_CLASSES)
+
+
+class DetailScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("a", "review('acknowledge')", "Ack"),
+        Binding("d", "review('dismiss')", "Dismiss"),
+        Binding("r", "reload", "Reload"),
+    ]
+
+    def __init__(self, detection_id: int) -> None:
+        super().__init__()
+        self.detection_id = detection_id
+        self.detail: Detail | None = None
+
+    @property
+    def dashboard(self) -> SentinelApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="detail"):
+            yield DetailText("loading…", id="detail-head")
+            yield Static("Triggering window", classes="section")
+            yield Chart(id="chart")
+            yield Static("Evidence", classes="section")
+            yield DetailText(id="evidence")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        self._load()
+
+    @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
+    def _load(self) -> None:
+        try:
+            detail = self.dashboard.source.detail(self.detection_id)
+        except Exception as exc:
+            self.post_message(messages.DetailFailed(self.detection_id, str(exc)))
+            return
+        self.post_message(messages.DetailLoaded(self.detection_id, detail))
+
+    def on_detail_loaded(self, message: messages.DetailLoaded) -> None:
+        head = self.query_one("#detail-head", DetailText)
+        if message.detail is None:
+            head.update(f"detection {message.detection_id} no longer exists")
+            return
+        self.detail = message.detail
+        head.update(self._head(message.detail))
+        self.query_one("#chart", Chart).show(message.detail)
+        self.query_one("#evidence", DetailText).update(self._evidence(message.detail))
+
+    def on_detail_failed(self, message: messages.DetailFailed) -> None:
+        self.notify(f"cannot load detection: {message.error}", severity="error")
+
+    def action_review(self, verb: str) -> None:
+        if self.detail is None or self.detail.recommendation_id is None:
+            self.notify("this detection has no recommendation", severity="warning")
+            return
+        self.dashboard.request_review(self.detail.recommendation_id, verb)
+
+    # ---- text -------------------------------------------------------------
+
+    def _style(self, tone: str | None) -> Any:
+        return tones.style(self.query_one("#detail-head", DetailText), tone)
+
+    def _head(self, d: Detail) -> Text:
+        s = self._style
+        t = Text()
+        t.append(f" {d.severity.upper()} ", s(tones.SEVERITY_TONE.get(d.severity)))
+        t.append(f" {d.rule}", s("accent"))
+        t.append(f"  on {d.stream}  ({d.kind}, detection {d.id}")
+        t.append(f", run {d.run_id})\n" if d.run_id is not None else ")\n")
+        t.append(f"{d.summary}\n")
+        t.append(f"first seen {d.first_seen:%Y-%m-%d %H:%M:%S}, ", s("muted"))
+        t.append(f"last seen {d.last_seen:%Y-%m-%d %H:%M:%S}\n", s("muted"))
+        if d.recommendation_id is not None:
+            t.append(f"\nRecommendation {d.recommendation_id} ")
+            t.append(
+                f"[{d.recommendation_status}]",
+                s("warn" if d.recommendation_status == "open" else "muted"),
+            )
+            t.append(f"  {fmt.age(d.recommendation_age)} ago\n", s("muted"))
+            t.append(d.recommendation_text or "")
+        return t
+
+    def _evidence(self, d: Detail) -> Text:
+        s = self._style
+        t = Text()
+        if d.baseline:
+            b = d.baseline
+            t.append("baseline  ", s("accent"))
+            t.append(
+                f"mean {_num(b.get('mean'))}  sigma {_num(b.get('sigma'))}  n {b.get('n', '-')}\n"
+            )
+        if d.window:
+            t.append("window    ", s("accent"))
+            shown = {k: v for k, v in d.window.items() if k != "points"}
+            t.append(_compact(shown) + "\n")
+        triggering = [p for p in d.points if p.triggering]
+        if triggering:
+            t.append(f"triggering points ({len(triggering)})\n", s("accent"))
+            for p in triggering[:50]:
+                z = f"  z {p.z:+.2f}" if p.z is not None else ""
+                event = f"  event {p.event_id}" if p.event_id is not None else ""
+                t.append(f"  {p.occurred_at or '-'}  {p.value:g}{z}{event}\n", s("bad"))
+        if d.rule_as_was:
+            t.append("rule as it was\n", s("accent"))
+            for key, value in d.rule_as_was.items():
+                t.append(f"  {key}: {_compact(value)}\n")
+        others = [
+            e
+            for e in d.evidence
+            if e.kind not in ("baseline", "window", "rule", "trigger", "point")
+        ]
+        for e in others:
+            t.append(f"{e.kind}  ", s("accent"))
+            t.append(_compact(e.data) + "\n")
+        if not d.evidence:
+            t.append("no evidence recorded", s("muted"))
+        return t
+
+
+def _num(value: Any) -> str:
+    return (
+        f"{value:.4g}"
+        if isinstance(value, int | float)
+        else str(value if value is not None else "-")
+    )
+
+
+def _compact(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, default=str, ensure_ascii=False)

@@ -1,0 +1,46 @@
+"""`?`: the keys, the filter syntax, the colours."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+from sentinel.tui import source
+
+HELP = f"""\
+# Sentinel dashboard
+
+| key | does |
+|---|---|
+| `1`…`5` | Fleet, Runs, Streams, Recommendations, Detections |
+| `/` | filter the view (`enter` keeps it, `escape` clears it) |
+| `s` / click a header | sort: cycle columns / by that column (again: reverse) |
+| `space` | pause or resume the live refresh |
+| `r` | refresh now |
+| `+` / `-` | refresh less / more often |
+| `enter` | a recommendation's or detection's evidence and chart |
+| `a` / `d` | acknowledge / dismiss the recommendation (asks first) |
+| `escape` | back |
+| `q` | quit |
+
+**Filter**: `stream:GLOB` `worker:GLOB` `rule:GLOB` `status:S` `severity:S`,
+plain words match any column, `!` inverts (`!status:succeeded`).
+
+**Heartbeat**: green under two heartbeat intervals, yellow up to the lease,
+red beyond, grey for inactive workers. **Runs**: retrying = queued after a
+failure; `↺n` = requeued n times from a dead worker or an expired lease.
+**Streams**: *silent* when the newest event is older than
+{source.SILENCE_SECONDS / 60:g} minutes; a lag of `{source.LAG_CAP}+` means at
+least that many events wait.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,question_mark,q", "app.pop_screen", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Markdown(HELP)

@@ -1,0 +1,51 @@
+"""4 Recommendations: open first, by severity; enter for the evidence, `a`
+acknowledges and `d` dismisses (after a confirmation)."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+from sentinel.tui.source import RecommendationRow
+from sentinel.tui.widgets import format as fmt
+from sentinel.tui.widgets import tones
+from sentinel.tui.widgets.table import Column, LiveTable, Shown
+
+SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+
+
+class RecommendationsTable(LiveTable):
+    TITLE = "Recommendations"
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Evidence"),
+        Binding("a", "app.review('acknowledge')", "Ack"),
+        Binding("d", "app.review('dismiss')", "Dismiss"),
+    ]
+    COLUMNS = (
+        Column("id", "id"),
+        Column("severity", "severity"),
+        Column("stream", "stream"),
+        Column("rule", "rule"),
+        Column("status", "status"),
+        Column("age", "age"),
+        Column("text", "recommendation"),
+    )
+
+    def shown(self, r: RecommendationRow) -> Shown:
+        return Shown(
+            key=str(r.id),
+            cells=(
+                (str(r.id), None, r.id),
+                (r.severity, tones.SEVERITY_TONE.get(r.severity), SEVERITY_RANK.get(r.severity)),
+                (r.stream, None, r.stream),
+                (r.rule, None, r.rule),
+                (r.status, tones.RECOMMENDATION_STATUS_TONE.get(r.status), r.status),
+                (fmt.age(r.age), None, r.age),
+                (fmt.one_line(r.text, 160), None, r.text),
+            ),
+            fields={
+                "severity": r.severity,
+                "stream": r.stream,
+                "rule": r.rule,
+                "status": r.status,
+            },
+        )

@@ -1,0 +1,71 @@
+"""The header line: database, fleet, runs, open recommendations, event rate,
+last refresh, paused."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.widgets import Static
+
+from sentinel.tui.source import Summary
+from sentinel.tui.widgets import format as fmt
+from sentinel.tui.widgets import tones
+
+
+class SummaryBar(Static):
+    COMPONENT_CLASSES: ClassVar[set[str]] = set(tones.COMPONENT_CLASSES)
+
+    def __init__(self, database: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.database = database
+        self.summary: Summary | None = None
+        self.paused = False
+        self.interval = 2.0
+
+    def on_mount(self) -> None:
+        self.redraw()
+
+    def show(self, summary: Summary | None, *, paused: bool, interval: float) -> None:
+        if summary is not None:
+            self.summary = summary
+        self.paused = paused
+        self.interval = interval
+        self.redraw()
+
+    def redraw(self) -> None:
+        self.update(self.render_text())
+
+    def render_text(self) -> Text:
+        t = Text(no_wrap=False)
+
+        def add(text: str, tone: str | None = None) -> None:
+            t.append(text, tones.style(self, tone))
+
+        add("Sentinel ", "accent")
+        add(self.database, "muted")
+        s = self.summary
+        if s is None:
+            add("  connecting…")
+        else:
+            add("\nworkers ")
+            for status, tone in tones.WORKER_STATUS_TONE.items():
+                add(f"{s.workers.get(status, 0)} {status}", tone if s.workers.get(status) else None)
+                add(" ")
+            add("│ runs ")
+            add(f"{s.queued} queued ", "muted")
+            if s.retrying:
+                add(f"{s.retrying} retrying ", "warn")
+            add(f"{s.running} running ", "active" if s.running else None)
+            add(f"{fmt.capped(s.dead, s.count_cap)} dead ", "bad" if s.dead else None)
+            add("│ open ")
+            for severity in ("critical", "warning", "info"):
+                n = s.open_recommendations.get(severity, 0)
+                add(f"{n} {severity}", tones.SEVERITY_TONE[severity] if n else None)
+                add(" ")
+            add(f"│ {fmt.capped(s.events_last_minute, s.count_cap)} events/min ")
+            add(f"│ {fmt.clock(s.now)} UTC", "muted")
+        add(f" every {self.interval:g}s", "muted")
+        if self.paused:
+            add("  PAUSED", "warn")
+        return t
