@@ -136,9 +136,7 @@ def test_concurrent_requests(server: HealthServer, readiness: Readiness) -> None
     assert results == [200] * 16
 
 
-def test_requests_are_not_logged(
-    server: HealthServer, capfd: pytest.CaptureFixture[str]
-) -> None:
+def test_requests_are_not_logged(server: HealthServer, capfd: pytest.CaptureFixture[str]) -> None:
     _get(server, "/healthz")
     _get(server, "/nope")
     captured = capfd.readouterr()
