@@ -81,6 +81,7 @@ class SentinelApp(App[None]):
         thresholds: Thresholds | None = None,
         now: datetime | None = None,
         listen: bool = True,
+        label: str | None = None,
     ) -> None:
         super().__init__()
         self.url = url
@@ -89,6 +90,7 @@ class SentinelApp(App[None]):
         self.thresholds = thresholds or Thresholds(10.0, 30.0)
         self.source = Source(url, now=now)
         self.listen = listen
+        self.label = label or mask_url(url)
         self.view = View.FLEET
         self.paused = False
         self.filters: dict[View, filters.Filter] = {v: filters.Filter() for v in View}
@@ -103,7 +105,7 @@ class SentinelApp(App[None]):
     # ---- layout -----------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield SummaryBar(mask_url(self.url), id="summary")
+        yield SummaryBar(self.label, id="summary")
         yield Static(id="banner")
         yield Input(
             placeholder="stream:GLOB status: severity: worker: rule: words — ! inverts",

@@ -45,27 +45,28 @@ class SummaryBar(Static):
         add("Sentinel ", "accent")
         add(self.database, "muted")
         s = self.summary
-        if s is None:
-            add("  connecting…")
-        else:
-            add("\nworkers ")
-            for status, tone in tones.WORKER_STATUS_TONE.items():
-                add(f"{s.workers.get(status, 0)} {status}", tone if s.workers.get(status) else None)
-                add(" ")
-            add("│ runs ")
-            add(f"{s.queued} queued ", "muted")
-            if s.retrying:
-                add(f"{s.retrying} retrying ", "warn")
-            add(f"{s.running} running ", "active" if s.running else None)
-            add(f"{fmt.capped(s.dead, s.count_cap)} dead ", "bad" if s.dead else None)
-            add("│ open ")
-            for severity in ("critical", "warning", "info"):
-                n = s.open_recommendations.get(severity, 0)
-                add(f"{n} {severity}", tones.SEVERITY_TONE[severity] if n else None)
-                add(" ")
-            add(f"│ {fmt.capped(s.events_last_minute, s.count_cap)} events/min ")
-            add(f"│ {fmt.clock(s.now)} UTC", "muted")
+        if s is not None:
+            add(f"  {fmt.clock(s.now)} UTC", "muted")
         add(f" every {self.interval:g}s", "muted")
         if self.paused:
             add("  PAUSED", "warn")
+        if s is None:
+            add("\nconnecting…")
+            return t
+        add("\nworkers ")
+        for status, tone in tones.WORKER_STATUS_TONE.items():
+            add(f"{s.workers.get(status, 0)} {status}", tone if s.workers.get(status) else None)
+            add(" ")
+        add(f"│ {fmt.capped(s.events_last_minute, s.count_cap)} events/min")
+        add("\nruns ")
+        add(f"{s.queued} queued ", "muted")
+        if s.retrying:
+            add(f"{s.retrying} retrying ", "warn")
+        add(f"{s.running} running ", "active" if s.running else None)
+        add(f"{fmt.capped(s.dead, s.count_cap)} dead ", "bad" if s.dead else None)
+        add("│ open ")
+        for severity in ("critical", "warning", "info"):
+            n = s.open_recommendations.get(severity, 0)
+            add(f"{n} {severity}", tones.SEVERITY_TONE[severity] if n else None)
+            add(" ")
         return t
