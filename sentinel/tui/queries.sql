@@ -35,7 +35,10 @@ SELECT w.id, w.name, w.worker_role::text AS role, w.worker_type::text AS type, w
        w.status::text AS status,
        extract(epoch FROM clock.now - w.last_heartbeat)::float8 AS heartbeat_age,
        coalesce(h.n, 0)::int AS running,
-       w.capabilities, w.meta->>'started_at' AS started_at, w.created, clock.now
+       w.capabilities->'runtimes' AS runtimes,
+       w.capabilities->>'max_concurrent_runs' AS capacity,
+       w.capabilities->>'sentinel_version' AS version,
+       w.meta->>'started_at' AS started_at, w.created, clock.now
   FROM worker w
  CROSS JOIN clock
   LEFT JOIN held h ON h.lease_owner = w.id
@@ -62,7 +65,8 @@ SELECT r.id, s.key AS stream, r.window_start, r.status::text AS status, r.attemp
        r.error, r.recovered,
        extract(epoch FROM r.not_before - clock.now)::float8 AS due_in
   FROM picked p
-  JOIN run r ON r.id = p.id
+ -- OFFSET 0 keeps this a per-id index probe (never a scan of every run)
+ CROSS JOIN LATERAL (SELECT * FROM run WHERE run.id = p.id OFFSET 0) r
   JOIN stream s ON s.id = r.stream_id
   LEFT JOIN worker w ON w.id = r.lease_owner
  CROSS JOIN clock

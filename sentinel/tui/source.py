@@ -26,7 +26,7 @@ from sentinel.findings import review
 
 SQL = queries.beside(__file__)
 
-ROW_LIMIT = 500  # rows shown per view
+ROW_LIMIT = 200  # rows fetched per view (a screen shows a few dozen)
 RECENT_REVIEWED = 100  # acknowledged / dismissed recommendations shown, each
 COUNT_CAP = 10_000  # dead runs, open recommendations, events in the last minute
 LAG_CAP = 1_000  # per stream: a lag at the cap is shown as "1000+"
@@ -331,10 +331,7 @@ def _summary(row: dict[str, Any]) -> Summary:
 def _workers(rows: list[dict[str, Any]]) -> tuple[WorkerRow, ...]:
     out = []
     for row in rows:
-        caps = row["capabilities"] if isinstance(row["capabilities"], dict) else {}
-        runtimes = caps.get("runtimes")
-        capacity = caps.get("max_concurrent_runs")
-        version = caps.get("sentinel_version")
+        runtimes, capacity, version = row["runtimes"], row["capacity"], row["version"]
         started = _timestamp(row["started_at"]) or row["created"]
         out.append(
             WorkerRow(
@@ -346,7 +343,7 @@ def _workers(rows: list[dict[str, Any]]) -> tuple[WorkerRow, ...]:
                 status=row["status"],
                 heartbeat_age=row["heartbeat_age"],
                 running=row["running"],
-                capacity=capacity if isinstance(capacity, int) else None,
+                capacity=int(capacity) if capacity and capacity.isdigit() else None,
                 runtimes=tuple(str(r) for r in runtimes) if isinstance(runtimes, list) else (),
                 version=str(version) if version is not None else None,
                 uptime=(row["now"] - started).total_seconds() if started else None,
