@@ -125,7 +125,7 @@ def upgrade() -> None:
     op.create_index('ix_run_claim', 'run', ['window_start', 'id'], unique=False, postgresql_where=sa.text("status = 'queued'"))
     op.create_index('ix_run_finished', 'run', ['finished_at'], unique=False, postgresql_where=sa.text('finished_at IS NOT NULL'))
     op.create_index('ix_run_lease', 'run', ['lease_owner', 'lease_expires_at'], unique=False, postgresql_where=sa.text("status = 'running'"))
-    op.create_index('ix_run_failing', 'run', ['id'], unique=False, postgresql_where=sa.text("status IN ('dead', 'failed')"))
+    op.create_index('ix_run_failing', 'run', ['status', 'id'], unique=False, postgresql_where=sa.text("status IN ('dead', 'failed')"))
     op.create_index('ix_run_stream_created', 'run', ['stream_id', 'id'], unique=False)
     op.create_index('uq_run_stream_active', 'run', ['stream_id'], unique=True, postgresql_where=sa.text("status IN ('queued', 'running')"))
     op.create_table('detection',
@@ -170,9 +170,11 @@ def upgrade() -> None:
     sa.UniqueConstraint('detection_id', name=op.f('uq_recommendation_detection_id'))
     )
     op.create_index('ix_recommendation_status', 'recommendation', ['status', 'created'], unique=False)
+    op.create_index('ix_recommendation_reviewed', 'recommendation', ['status', 'updated'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_recommendation_reviewed', table_name='recommendation')
     op.drop_index('ix_recommendation_status', table_name='recommendation')
     op.drop_table('recommendation')
     op.drop_index('ix_evidence_detection', table_name='evidence')

@@ -157,7 +157,9 @@ run = sa.Table(
     ),
     sa.Index("ix_run_finished", "finished_at", postgresql_where=sa.text("finished_at IS NOT NULL")),
     sa.Index("ix_run_stream_created", "stream_id", "id"),
-    sa.Index("ix_run_failing", "id", postgresql_where=sa.text("status IN ('dead', 'failed')")),
+    sa.Index(
+        "ix_run_failing", "status", "id", postgresql_where=sa.text("status IN ('dead', 'failed')")
+    ),
 )
 
 run_fence = sa.Sequence("run_fence_seq", metadata=metadata)
@@ -228,4 +230,5 @@ recommendation = sa.Table(
     _ts("created", nullable=False, server_default=NOW),
     _ts("updated", nullable=False, server_default=NOW),
     sa.Index("ix_recommendation_status", "status", "created"),
+    sa.Index("ix_recommendation_reviewed", "status", "updated"),
 )
