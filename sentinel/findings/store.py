@@ -22,7 +22,9 @@ class FindingStore:
         self.conn = conn
 
     def write(self, run_id: int, findings: Sequence[Finding]) -> Counts:
-        detections = evidence = recommendations = 0
+        """Counts of what was new (seen-before findings write nothing)."""
+        evidence = recommendations = 0
+        severities: list[str] = []
         with self.conn.cursor() as cur:
             for finding in findings:
                 row = cur.execute(
@@ -43,7 +45,7 @@ class FindingStore:
                 if row is None:
                     continue  # seen before: a retry, a replay, or a racing pass
                 detection_id = row[0]
-                detections += 1
+                severities.append(finding.severity)
                 if finding.evidence:
                     cur.executemany(
                         SQL["insert_evidence"],
@@ -69,4 +71,9 @@ class FindingStore:
                 recommendations += 1
             if recommendations:
                 cur.execute("SELECT pg_notify(%s, '')", [RECOMMENDATION_CHANNEL])
-        return Counts(detections=detections, evidence=evidence, recommendations=recommendations)
+        return Counts(
+            detections=len(severities),
+            evidence=evidence,
+            recommendations=recommendations,
+            severities=tuple(severities),
+        )

@@ -26,6 +26,7 @@ class Counts:
     evidence: int = 0
     recommendations: int = 0
     problems: int = 0
+    severities: tuple[str, ...] = ()  # of the new detections
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,7 @@ class PassRunner:
                 evidence=written.evidence,
                 recommendations=written.recommendations,
                 problems=len(result.problems),
+                severities=written.severities,
             )
             outcome = store.complete(
                 claim,

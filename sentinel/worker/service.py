@@ -283,6 +283,8 @@ class WorkerService:
             metrics.RUNS_FINISHED.labels("succeeded").inc()
             metrics.EVENTS_PROCESSED.inc(c.events)
             metrics.RECOMMENDATIONS.inc(c.recommendations)
+            for severity in c.severities:
+                metrics.DETECTIONS.labels(severity).inc()
             log.info(
                 "run completed",
                 extra={
