@@ -33,9 +33,9 @@ def cli(ctx: click.Context) -> None:
 
 def _register() -> None:
     # Subcommand modules import this module's `cli`; import them after it exists.
-    from sentinel.cli import db, demo, recommendations, rules, worker
+    from sentinel.cli import db, demo, ingest, recommendations, rules, worker
 
-    for module in (db, worker, rules, demo, recommendations):
+    for module in (db, ingest, worker, rules, demo, recommendations):
         for command in module.COMMANDS:
             cli.add_command(command)
 
