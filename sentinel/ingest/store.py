@@ -188,7 +188,7 @@ def _store(
             if progress is not None:
                 progress(len(batch))
     result = tally.result()
-    log.info(
+    log.debug(
         "ingested",
         extra={
             "action": "ingest",
