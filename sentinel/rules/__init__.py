@@ -1,0 +1,1 @@
+"""The pure rule engine: rule packs, condition trees, detectors. No database."""

@@ -1,0 +1,13 @@
+"""The rule kinds: one module each, with its parameters and its detector."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from sentinel.rules.kinds import condition, count, flatline, rate, silence, spc, threshold
+from sentinel.rules.kinds._base import KindSpec
+
+KINDS: Final[dict[str, KindSpec]] = {
+    module.SPEC.name: module.SPEC
+    for module in (condition, threshold, spc, rate, flatline, silence, count)
+}

@@ -1,0 +1,127 @@
+"""`silence`: no event on the stream for longer than `for`.
+
+Two ways to see it, one finding per silence:
+  (a) in the data: consecutive events further apart (occurred_at) than `for`;
+      the anchor is the event before the gap;
+  (b) at pass time: `now - last_event_at > for` on the database clock, where
+      last_event_at is the newest received_at on the stream (or, with `kinds`,
+      of the kinds the rule watches); the anchor is the last event the rule saw.
+Both use the same anchor, so a silence seen at pass time and later closed by a
+new event has one fingerprint. A stream the rule has never seen an event on
+counts from the first pass that looked at it (anchor 'empty').
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sentinel.rules.durations import format_duration
+from sentinel.rules.kinds._base import KindSpec, PassContext, Reader, State, from_iso, iso
+from sentinel.rules.model import Event, EvidenceItem
+from sentinel.rules.rule import Rule
+
+
+@dataclass(frozen=True)
+class Params:
+    gap: timedelta
+
+
+def parse(reader: Reader) -> Params | None:
+    gap = reader.duration("for", required=True)
+    return Params(timedelta(seconds=gap)) if gap is not None else None
+
+
+def _opt(text: str | None) -> datetime | None:
+    return from_iso(text) if text else None
+
+
+def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[str, Any]) -> State:
+    gap: timedelta = rule.params.gap
+    last_id: int | None = state.get("last_id")
+    last_at = _opt(state.get("last_at"))
+    last_received = _opt(state.get("last_received"))
+    since = _opt(state.get("since"))
+    alerted: str | None = state.get("alerted")
+    for event in events:
+        at = event.occurred_at
+        if last_at is not None:
+            if at < last_at:
+                continue  # a late event does not end or start a silence
+            if at - last_at > gap and alerted != str(last_id):
+                alerted = str(last_id)
+                _fire(rule, ctx, last_id, last_at, at, at - last_at, "between events", event)
+        last_id, last_at = event.id, at
+        if last_received is None or event.received_at > last_received:
+            last_received = event.received_at
+    reference = last_received
+    if rule.kinds is None and ctx.last_event_at is not None:
+        reference = max(reference or ctx.last_event_at, ctx.last_event_at)
+    if reference is None:
+        since = since or ctx.now
+        reference = since
+    quiet = ctx.now - reference
+    identity = "empty" if last_id is None else str(last_id)
+    if quiet > gap and alerted != identity:
+        alerted = identity
+        _fire(rule, ctx, last_id, last_at or reference, ctx.now, quiet, "at pass time", None)
+    return {
+        "last_id": last_id,
+        "last_at": iso(last_at) if last_at else None,
+        "last_received": iso(last_received) if last_received else None,
+        "since": iso(since) if since else None,
+        "alerted": alerted,
+    }
+
+
+def _fire(
+    rule: Rule,
+    ctx: PassContext,
+    anchor: int | None,
+    start: datetime,
+    end: datetime,
+    quiet: timedelta,
+    how: str,
+    after: Event | None,
+) -> None:
+    data: dict[str, Any] = {
+        "start": iso(start),
+        "end": iso(end),
+        "silent_seconds": quiet.total_seconds(),
+        "for_seconds": rule.params.gap.total_seconds(),
+        "seen": how,
+        "last_event_id": anchor,
+    }
+    evidence = [EvidenceItem("window", anchor, data)]
+    if after is not None:
+        evidence.append(
+            EvidenceItem(
+                "trigger",
+                after.id,
+                {"event_id": after.id, "occurred_at": iso(after.occurred_at), "role": "next"},
+            )
+        )
+    ctx.find(
+        rule,
+        kind="silence",
+        anchor=anchor,
+        anchor_event_id=anchor,
+        first_seen=start,
+        last_seen=end,
+        summary=f"no event on {ctx.stream} for {format_duration(quiet)} ({how})",
+        evidence=evidence,
+        values={"gap": format_duration(quiet), "last_seen": iso(start)},
+        payload=after.payload if after is not None else {},
+    )
+
+
+SPEC = KindSpec(
+    name="silence",
+    keys=frozenset({"for"}),
+    required=frozenset({"for"}),
+    supplies=frozenset({"gap", "last_seen"}),
+    parse=parse,
+    run=run,
+)
