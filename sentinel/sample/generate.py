@@ -1,0 +1,306 @@
+"""Deterministic sample events for the sample plant, with injected faults.
+
+`generate(start)` returns events in the DESIGN.md JSON-lines shape. Clean
+signals follow small alternating patterns (plus a little seeded noise that
+can never flip their sign), so no rule can fire on them by chance: the only
+findings are the injected faults listed in EXPECTED, whatever the seed.
+
+    python -m sentinel.sample.generate OUT.jsonl [--start ISO] [--seed N] [--minutes N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+PRESS = "plant-a/line-1/press-{}"
+OVEN = "plant-a/line-2/oven-{}"
+COMPRESSOR = "plant-a/line-2/compressor-1"
+MAIN_BUILD = "ci/main-build"
+NIGHTLY = "ci/nightly"
+
+CLEAN_STREAMS: Final = (PRESS.format(1), OVEN.format(1))
+STREAMS: Final = (
+    *(PRESS.format(n) for n in (1, 2, 3)),
+    *(OVEN.format(n) for n in (1, 2)),
+    COMPRESSOR,
+    MAIN_BUILD,
+    NIGHTLY,
+)
+
+# (rule ref, stream) -> the fault injected for it. The engine must find
+# exactly these pairs on generate()'s events (tests/unit/test_sample.py).
+EXPECTED: Final[dict[tuple[str, str], str]] = {
+    (
+        "press.overtemp",
+        PRESS.format(2),
+    ): "temperature ramps to 88 °C and wavers 83–88 (one episode)",
+    ("press.stuck_pressure", PRESS.format(2)): "pressure frozen at 118.4 bar for 21 readings",
+    ("press.telemetry_silence", PRESS.format(2)): "26-minute gap in measurements",
+    ("press.alarm_burst", PRESS.format(2)): "four high alarms in six minutes",
+    (
+        "press.low_pressure",
+        PRESS.format(3),
+    ): "pressure below 100 bar for 8 minutes (a 2-minute dip is ignored)",
+    ("press.cycle_spc", PRESS.format(3)): "one cycle-time spike (WE1) and a sustained shift (WE4)",
+    ("press.temp_rate", PRESS.format(3)): "quench: temperature falls 5 °C/min for 4 minutes",
+    ("press.fault_code", PRESS.format(3)): "hydraulics alarm E101",
+    ("oven.zone_spc", OVEN.format(2)): "zone spike to 186.5 °C (WE1), two of three above 2σ (WE2)",
+    ("oven.fan_stalled", OVEN.format(2)): "fan speed frozen within 0.5 rpm for 15 minutes",
+    ("oven.door_open_hot", OVEN.format(2)): "door opened at 180 °C",
+    (
+        "compressor.discharge_high",
+        COMPRESSOR,
+    ): "discharge above 9.5 bar for 6 minutes (a 1-minute spike is ignored)",
+    ("compressor.current_surge", COMPRESSOR): "motor current jumps 40 → 58 A in a minute",
+    ("compressor.trip", COMPRESSOR): "stopped on overload",
+    ("ci.main_failed", MAIN_BUILD): "two failing main builds",
+    ("ci.coverage_drop", MAIN_BUILD): "coverage drops to 64.2 %",
+    ("ci.unknown_status", MAIN_BUILD): "a build ends with status 'timeout'",
+    ("ci.flaky_tests", MAIN_BUILD): "three builds tagged flaky within 30 minutes",
+    ("ci.nightly_missing", NIGHTLY): "no nightly build for 90 minutes",
+    ("ci.security_findings", NIGHTLY): "security job reports 3 findings",
+    ("ci.release_failed", NIGHTLY): "release/2.3 build failed",
+    ("ci.build_duration", NIGHTLY): "a 40-minute build",
+}
+
+Event = dict[str, Any]
+
+
+def _wave(pattern: tuple[float, ...]) -> Callable[[int], float]:
+    """An alternating offset: consecutive values always differ in sign."""
+    return lambda i: pattern[i % len(pattern)]
+
+
+TEMP = _wave((0.4, -0.3, 0.2, -0.4, 0.3, -0.2))
+PRESSURE = _wave((0.6, -0.4, 0.3, -0.5))
+CYCLE = _wave((4.0, -3.0, 2.0, -5.0, 3.0, -2.0))
+ZONE = _wave((0.5, -0.4, 0.3, -0.6))
+FAN = _wave((3.0, -2.0, 4.0, -3.0))
+DISCHARGE = _wave((0.1, -0.1, 0.05, -0.08))
+CURRENT = _wave((0.5, -0.4, 0.3, -0.6))
+
+
+class _Builder:
+    def __init__(self, start: datetime, rng: random.Random) -> None:
+        self.start = start
+        self.rng = rng
+        self.events: list[Event] = []
+        self.counters: dict[str, int] = {}
+
+    def noise(self, size: float) -> float:
+        return self.rng.uniform(-size, size)
+
+    def add(self, source: str, stream: str, kind: str, seconds: float, payload: Event) -> None:
+        n = self.counters[stream] = self.counters.get(stream, 0) + 1
+        at = self.start + timedelta(seconds=seconds)
+        slug = stream.replace("/", "-")
+        self.events.append(
+            {
+                "source": source,
+                "stream": stream,
+                "kind": kind,
+                "occurred_at": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "external_id": f"{source}-{slug}-{n:06d}",
+                "payload": payload,
+            }
+        )
+
+
+def generate(start: datetime, *, seed: int = 7, minutes: int = 240) -> list[Event]:
+    """The sample plant's events from `start` for `minutes` (faults assume 240)."""
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    b = _Builder(start, random.Random(seed))
+    for n in (1, 2, 3):
+        _press(b, n, minutes)
+    for n in (1, 2):
+        _oven(b, n, minutes)
+    _compressor(b, minutes)
+    _ci(b, minutes)
+    b.events.sort(key=lambda e: (e["occurred_at"], e["stream"], e["external_id"]))
+    return b.events
+
+
+def _press(b: _Builder, n: int, minutes: int) -> None:
+    stream = PRESS.format(n)
+    for m in range(minutes):
+        if n == 2 and 180 <= m < 205:
+            continue  # gateway dropout: press.telemetry_silence
+        temperature = 75.0 + TEMP(m) + b.noise(0.05)
+        pressure = 120.0 + PRESSURE(m) + b.noise(0.05)
+        cycle = 1200.0 + CYCLE(m) + b.noise(0.3)
+        if n == 2:
+            temperature = _press2_temperature(m, temperature)
+            if 60 <= m <= 80:
+                pressure = 118.4  # stuck transmitter
+        if n == 3:
+            if m in (40, 41) or 170 <= m < 178:
+                pressure = 96.5 + PRESSURE(m)  # a dip (ignored), then a sustained low
+            if m == 120:
+                cycle += 45.0  # one point far beyond 3σ
+            if 150 <= m < 162:
+                cycle += 9.0  # a shift: 8+ in a row above the centre
+            if 200 <= m < 205:
+                temperature = 75.0 - 5.0 * (m - 200)  # quench
+            elif 205 <= m < 225:
+                temperature = 55.0 + (m - 204) + TEMP(m)  # slow recovery, 1 °C/min
+        b.add(
+            "plc-gw",
+            stream,
+            "measurement",
+            m * 60,
+            {
+                "temperature_c": round(temperature, 2),
+                "pressure_bar": round(pressure, 2),
+                "cycle_ms": round(cycle, 1),
+            },
+        )
+    alarms: list[tuple[int, dict[str, Any]]] = []
+    if n == 1:
+        alarms = [(100, {"code": "I001", "level": "low", "area": "feeder", "text": "lubricate"})]
+    if n == 2:
+        alarms = [
+            (150 + 2 * k, {"code": f"W21{k}", "level": "high", "area": "die", "text": "die temp"})
+            for k in range(4)
+        ]
+    if n == 3:
+        alarms = [
+            (60, {"code": "E101", "level": "high", "area": "hydraulics", "text": "oil level low"}),
+            (90, {"code": "E20", "level": "low", "area": "die", "text": "short code: no match"}),
+        ]
+    for minute, payload in alarms:
+        b.add("plc-gw", stream, "alarm", minute * 60 + 20, payload)
+
+
+def _press2_temperature(m: int, clean: float) -> float:
+    if 90 <= m < 105:
+        return 75.0 + (m - 90) * 0.93  # gentle ramp to 88 (under the rate limit)
+    if 105 <= m < 125:
+        return (88.0, 83.0, 87.0, 83.5, 86.0, 84.0)[(m - 105) % 6]  # wavers, never below 82
+    if 125 <= m < 140:
+        return 84.0 - (m - 125) * 0.6
+    return clean
+
+
+def _oven(b: _Builder, n: int, minutes: int) -> None:
+    stream = OVEN.format(n)
+    for m in range(minutes):
+        zone = 180.0 + ZONE(m) + b.noise(0.05)
+        fan = 1450.0 + FAN(m) + b.noise(0.2)
+        if n == 2:
+            if m == 80:
+                zone = 186.5
+            if m in (140, 141):
+                zone = 183.6 + 0.2 * (m - 140)
+            if 160 <= m <= 175:
+                fan = 1450.0 + (0.2 if m % 2 else 0.0)
+        payload = {"zone_temp_c": round(zone, 2), "fan_rpm": round(fan, 1), "setpoint_c": 180}
+        b.add("plc-gw", stream, "measurement", m * 60, payload)
+    state = "open" if n == 2 else "closed"
+    b.add("plc-gw", stream, "door", 100 * 60 + 30, {"state": state, "zone_temp_c": 180.2})
+
+
+def _compressor(b: _Builder, minutes: int) -> None:
+    for i in range(minutes * 2):
+        m = i / 2
+        discharge = 8.2 + DISCHARGE(i) + b.noise(0.01)
+        current = 40.0 + CURRENT(i) + b.noise(0.05)
+        if 60 <= m <= 61:
+            discharge = 9.7  # one minute above the limit: below the 2 m on-delay
+        if 120 <= m <= 126:
+            discharge = 9.8 + DISCHARGE(i) / 2
+        if m == 180:
+            current = 52.0
+        if 180.5 <= m <= 182.5:
+            current = 58.0 + CURRENT(i) / 4
+        payload = {"discharge_bar": round(discharge, 3), "motor_current_a": round(current, 2)}
+        b.add("plc-gw", COMPRESSOR, "measurement", m * 60, payload)
+    for minute, payload in (
+        (30, {"running": False, "reason": "scheduled"}),
+        (35, {"running": True}),
+        (200, {"running": False, "reason": "overload"}),
+        (205, {"running": True}),
+    ):
+        b.add("plc-gw", COMPRESSOR, "state", minute * 60 + 10, payload)
+
+
+def _ci(b: _Builder, minutes: int) -> None:
+    url = "https://ci.example.com/{}/{}"
+    for k, m in enumerate(range(5, minutes, 10)):
+        payload: dict[str, Any] = {
+            "branch": "main",
+            "job": "build",
+            "status": "passed",
+            "duration_s": 600 + (k * 37) % 300,
+            "coverage": round(82.0 + (k % 5) * 0.3, 1),
+            "commit": f"{(k * 2654435761) % 16**7:07x}",
+            "url": url.format("main-build", 1000 + k),
+            "tags": [],
+        }
+        if m in (55, 135):
+            payload["status"] = "failed" if m == 55 else "error"
+        if m == 95:
+            payload["coverage"] = 64.2
+        if m == 175:
+            payload["status"] = "timeout"
+        if m in (205, 215, 225):
+            payload["tags"] = ["flaky", "retried"]
+        b.add("ci", MAIN_BUILD, "build", m * 60, payload)
+    # every 20 minutes, but none between 60 and 150: ci.nightly_missing
+    nightly = sorted({m for m in range(0, minutes, 20) if not 60 < m < 150} | {150})
+    for k, m in enumerate(nightly):
+        security = k % 2 == 1
+        payload = {
+            "branch": "main",
+            "job": "nightly-security" if security else "nightly",
+            "status": "passed",
+            "duration_s": 900 + (k * 53) % 200,
+            "url": url.format("nightly", 500 + k),
+            "tags": [],
+        }
+        if security:
+            payload["findings"] = 3 if m == 160 else 0
+        if m == 180:
+            payload.update(branch="release/2.3", status="failed")
+        if m == 200:
+            payload["duration_s"] = 2400
+        b.add("ci", NIGHTLY, "build", m * 60, payload)
+
+
+def write_jsonl(path: str | Path, events: Iterable[Event]) -> int:
+    """Write one JSON event a line; returns how many."""
+    count = 0
+    with Path(path).open("w", encoding="utf-8") as out:
+        for event in events:
+            out.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
+            count += 1
+    return count
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("out", help="the JSON-lines file to write ('-' for stdout)")
+    parser.add_argument("--start", default="2026-11-22T06:00:00Z", help="ISO start time (UTC)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--minutes", type=int, default=240)
+    args = parser.parse_args(argv)
+    start = datetime.fromisoformat(args.start.replace("Z", "+00:00"))
+    events = generate(start, seed=args.seed, minutes=args.minutes)
+    if args.out == "-":
+        for event in events:
+            sys.stdout.write(json.dumps(event, separators=(",", ":")) + "\n")
+        return 0
+    count = write_jsonl(args.out, events)
+    print(f"wrote {count} events to {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
