@@ -1,0 +1,95 @@
+"""The sample plant: the engine finds exactly the injected faults, nothing on
+clean streams, whatever the seed, and in one pass or many."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sentinel.rules import pack as packs
+from sentinel.rules.engine import Engine
+from sentinel.rules.model import Event, Finding, Problem
+from sentinel.sample import generate
+
+START = datetime(2026, 11, 22, 6, tzinfo=UTC)
+
+
+def as_events(raw: list[dict[str, Any]]) -> dict[str, list[Event]]:
+    streams: dict[str, list[Event]] = defaultdict(list)
+    for i, e in enumerate(raw, 1):
+        at = datetime.fromisoformat(e["occurred_at"].replace("Z", "+00:00"))
+        streams[e["stream"]].append(Event(i, e["stream"], e["kind"], at, at, e["payload"]))
+    return streams
+
+
+def run_all(
+    raw: list[dict[str, Any]], chunk: int | None = None
+) -> tuple[list[Finding], list[Problem]]:
+    engine = Engine(packs.load_path(packs.bundled_pack_path()))
+    streams = as_events(raw)
+    now = max(e.occurred_at for events in streams.values() for e in events)
+    findings: list[Finding] = []
+    problems: list[Problem] = []
+    for stream, events in streams.items():
+        size = chunk or len(events)
+        states: dict[str, dict[str, Any]] = {}
+        for lo in range(0, len(events), size):
+            part = events[lo : lo + size]
+            # Each pass runs when its newest event has arrived; the last one at `now`.
+            at = now if lo + size >= len(events) else part[-1].received_at
+            result = engine.run(stream, part, states, at, part[-1].received_at)
+            states = json.loads(json.dumps(result.states))  # as stored in the database
+            findings += result.findings
+            problems += result.problems
+    return findings, problems
+
+
+def test_sample_findings_are_exactly_the_injected_faults() -> None:
+    findings, problems = run_all(generate.generate(START))
+    assert {(f.rule_ref, f.stream) for f in findings} == set(generate.EXPECTED)
+    assert problems == []
+
+
+def test_clean_streams_produce_nothing() -> None:
+    findings, _ = run_all(generate.generate(START))
+    assert not [f for f in findings if f.stream in generate.CLEAN_STREAMS]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 99])
+def test_sample_faults_do_not_depend_on_the_seed(seed: int) -> None:
+    findings, problems = run_all(generate.generate(START, seed=seed))
+    assert {(f.rule_ref, f.stream) for f in findings} == set(generate.EXPECTED)
+    assert problems == []
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 50])
+def test_sample_findings_are_the_same_pass_by_pass(chunk: int) -> None:
+    raw = generate.generate(START)
+    once, _ = run_all(raw)
+    stepwise, _ = run_all(raw, chunk=chunk)
+    assert sorted(f.fingerprint for f in stepwise) == sorted(f.fingerprint for f in once)
+
+
+def test_every_rule_kind_has_an_injected_fault() -> None:
+    pack = packs.load_path(packs.bundled_pack_path())
+    kinds = {pack.rule(ref).kind for ref, _ in generate.EXPECTED}
+    assert kinds == {"condition", "threshold", "spc", "rate", "flatline", "silence", "count"}
+
+
+def test_generate_is_deterministic_and_in_the_jsonl_shape(tmp_path: Path) -> None:
+    a = generate.generate(START)
+    assert a == generate.generate(START)
+    assert a != generate.generate(START, seed=8)
+    assert set(a[0]) == {"source", "stream", "kind", "occurred_at", "external_id", "payload"}
+    assert a[0]["occurred_at"].endswith("Z")
+    assert len({e["external_id"] for e in a}) == len(a)
+    assert {e["stream"] for e in a} == set(generate.STREAMS)
+    out = tmp_path / "sample.jsonl"
+    assert generate.main([str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert [json.loads(line) for line in lines] == a
