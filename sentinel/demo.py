@@ -17,11 +17,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 
 from sentinel.db import migrate
 from sentinel.db.connect import connection
+from sentinel.errors import SentinelError
 from sentinel.ingest.store import ingest_events
 from sentinel.rules import pack as packs
 from sentinel.sample import generate
@@ -48,12 +50,12 @@ SELECT
 class DemoResult:
     events: int
     duplicates: int
-    workers: int
+    workers: list[tuple[str, int]]  # name, runs it completed in this demo
     runs: dict[str, int]
     recommendations: list[tuple[str, str, str, str]]  # severity, stream, rule, text
 
 
-def run_demo(url: str, *, reset: bool, say: Callable[[str], None]) -> DemoResult:
+def run_demo(url: str, *, reset: bool, log_dir: Path, say: Callable[[str], None]) -> DemoResult:
     say("migrating the database")
     migrate.upgrade(url)
     with connection(url) as conn:
@@ -70,17 +72,19 @@ def run_demo(url: str, *, reset: bool, say: Callable[[str], None]) -> DemoResult
             f"ingested {result.accepted} sample events "
             f"({result.duplicate} already stored, {len(result.rejected)} rejected)"
         )
-    fleet = _start_fleet(url)
-    say(f"started a local fleet of {len(fleet)} `sentinel worker` processes")
+    with connection(url) as conn:
+        started = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
+    fleet = _start_fleet(url, log_dir)
+    say(f"started a local fleet of {len(fleet)} `sentinel worker` processes (logs in {log_dir})")
     try:
-        _wait_until_processed(url, say)
+        _wait_until_processed(url, fleet, log_dir, say)
     finally:
         _stop_fleet(fleet)
     say("stopped the fleet (SIGTERM: drained and deregistered)")
-    return _summary(url, result.accepted, result.duplicate, len(fleet))
+    return _summary(url, result.accepted, result.duplicate, started)
 
 
-def _start_fleet(url: str) -> list[subprocess.Popen[bytes]]:
+def _start_fleet(url: str, log_dir: Path) -> list[subprocess.Popen[bytes]]:
     env = {
         **os.environ,
         "SENTINEL_DATABASE_URL": url,
@@ -91,21 +95,34 @@ def _start_fleet(url: str) -> list[subprocess.Popen[bytes]]:
     }
     env.pop("SENTINEL_WORKER_NAME", None)  # each process gets its own default name
     env.pop("SENTINEL_METRICS_PORT", None)
-    return [
-        subprocess.Popen(
-            [sys.executable, "-m", "sentinel", "worker"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(FLEET_SIZE)
-    ]
+    log_dir.mkdir(parents=True, exist_ok=True)
+    fleet = []
+    for number in range(1, FLEET_SIZE + 1):
+        with open(log_dir / f"worker-{number}.log", "wb") as log:
+            fleet.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "sentinel", "worker"],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                )
+            )
+    return fleet
 
 
-def _wait_until_processed(url: str, say: Callable[[str], None]) -> None:
+def _wait_until_processed(
+    url: str,
+    fleet: list[subprocess.Popen[bytes]],
+    log_dir: Path,
+    say: Callable[[str], None],
+) -> None:
     deadline = time.monotonic() + TIMEOUT_SECONDS
     with connection(url) as conn:
         while time.monotonic() < deadline:
+            if all(process.poll() is not None for process in fleet):
+                last = (log_dir / "worker-1.log").read_text(errors="replace").strip()
+                tail = last.splitlines()[-1] if last else "no output"
+                raise SentinelError(f"every demo worker exited; worker-1 said: {tail}")
             row = conn.execute(PENDING_SQL).fetchone()
             assert row is not None
             active, behind = row
@@ -125,11 +142,20 @@ def _stop_fleet(fleet: list[subprocess.Popen[bytes]]) -> None:
             process.kill()
 
 
-def _summary(url: str, accepted: int, duplicate: int, workers: int) -> DemoResult:
+def _summary(url: str, accepted: int, duplicate: int, started: datetime) -> DemoResult:
     with connection(url) as conn:
         runs = dict(
             conn.execute("SELECT status::text, count(*) FROM run GROUP BY status").fetchall()
         )
+        workers = conn.execute(
+            """
+            SELECT w.name, count(r.id)
+              FROM worker w
+              JOIN run r ON r.lease_owner = w.id AND r.finished_at >= %s
+             GROUP BY w.name ORDER BY w.name
+            """,
+            [started],
+        ).fetchall()
         recommendations = _recommendations(conn)
     return DemoResult(accepted, duplicate, workers, runs, recommendations)
 

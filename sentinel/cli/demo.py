@@ -17,9 +17,16 @@ def demo(ctx: CliContext, reset: bool) -> None:
 
     url = ctx.url
     click.echo(f"Sentinel demo on {mask_url(url)}")
-    result = run_demo(url, reset=reset, say=lambda text: click.echo(f"  · {text}"))
+    result = run_demo(
+        url,
+        reset=reset,
+        log_dir=ctx.settings.home / "demo-logs",
+        say=lambda text: click.echo(f"  · {text}"),
+    )
     runs = ", ".join(f"{n} {status}" for status, n in sorted(result.runs.items()))
+    workers = ", ".join(f"{name} ({n} runs)" for name, n in result.workers)
     click.echo("")
+    click.echo(f"Workers: {workers or 'none had new work (all events already processed)'}")
     click.echo(f"Runs: {runs or 'none'}")
     click.echo(f"Recommendations ({len(result.recommendations)}, advisory only):")
     for severity, stream, rule, text in result.recommendations:

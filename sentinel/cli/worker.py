@@ -180,9 +180,7 @@ def runs() -> None:
 
 
 @runs.command("list")
-@click.option(
-    "--status", type=click.Choice(["queued", "running", "succeeded", "failed", "dead"])
-)
+@click.option("--status", type=click.Choice(["queued", "running", "succeeded", "failed", "dead"]))
 @click.option("--stream", help="Only this stream key.")
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "json_output", is_flag=True)
@@ -250,9 +248,7 @@ def runs_replay(ctx: CliContext, stream_key: str, since: str) -> None:
         result = RunStore(conn).replay(stream_key, when)
     if result is None:
         raise click.ClickException(f"no stream {stream_key}")
-    click.echo(
-        f"stream {stream_key} rewound (cursor {result[1]}); the next run re-evaluates it"
-    )
+    click.echo(f"stream {stream_key} rewound (cursor {result[1]}); the next run re-evaluates it")
 
 
 def _duration(text: str, hint: str) -> float:

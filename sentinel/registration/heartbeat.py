@@ -59,6 +59,9 @@ class Heartbeat(threading.Thread):
         return time.monotonic() - self.last_beat
 
     def beat_once(self) -> None:
+        # Runs claimed after this point may commit after the beat's snapshot:
+        # judge only the runs held before it.
+        held_before = self.in_hand()
         try:
             beat = self.registration.beat()
             if not beat.active:
@@ -74,7 +77,7 @@ class Heartbeat(threading.Thread):
             return
         self.healthy = True
         self.last_beat = time.monotonic()
-        lost = self.in_hand() - beat.renewed
+        lost = (held_before - beat.renewed) & self.in_hand()
         if lost:
             self.on_lost(lost, "lease no longer held")
 

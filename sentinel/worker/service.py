@@ -301,17 +301,27 @@ class WorkerService:
         elif isinstance(outcome, LeaseLost):
             metrics.LEASE_LOSSES.inc()
             log.warning("run lease lost; nothing written", extra={**extra, "action": "lease_lost"})
+            self._give_back(claim)
         else:
             if outcome.status in ("dead", "failed", "queued"):
                 metrics.RUNS_FINISHED.labels("dead" if outcome.status == "dead" else "failed").inc()
 
-    @property
-    def runner(self) -> PassRunner:
-        if not hasattr(self, "_runner"):
-            assert self.pool is not None
-            rules = RuleSource(self.pool, self.settings.rules_path)
-            self._runner = PassRunner(self.pool, rules, batch_events=self.settings.batch_events)
-        return self._runner
+    def _give_back(self, claim: Claim) -> None:
+        """After abandoning a pass, requeue the run if the database says it is
+        still ours (the loss was only suspected); fenced, so harmless if not."""
+        assert self.pool is not None and self.registration is not None
+        worker_id = self.registration.worker_id
+        if worker_id is None:
+            return
+        try:
+            with self.pool.connection() as conn:
+                if RunStore(conn).release(claim, worker_id):
+                    log.info(
+                        "run given back to the queue",
+                        extra={"action": "release", "run_id": claim.id, "stream": claim.stream},
+                    )
+        except DB_ERRORS as exc:
+            log.warning("could not give the run back", extra={"error": str(exc)})
 
     # ---- leases in hand --------------------------------------------------
 

@@ -64,6 +64,12 @@ class Worker:
                 continue
         return out
 
+    def started(self) -> bool:
+        """Registered and in its loop; fails at once if the process exited."""
+        if not self.alive():
+            raise AssertionError(f"worker exited at start: {self.log_path.read_text()[-2000:]}")
+        return any(r.get("action") == "start" for r in self.records())
+
     def stop(self) -> None:
         if self.alive():
             self.process.send_signal(signal.SIGCONT)
@@ -79,6 +85,7 @@ def fleet(
     settings = {**FAST, **env}
     workers = [Worker(url, log_dir, names[i] if names else None, settings) for i in range(n)]
     try:
+        wait_for(lambda: all(w.started() for w in workers), what=f"{n} workers started")
         yield workers
     finally:
         for worker in workers:

@@ -95,13 +95,18 @@ def test_paused_worker_loses_its_lease_and_its_late_completion_writes_nothing(
             sleeper.signal(signal.SIGSTOP)
             blocker.execute("ROLLBACK")  # its pass could go on, but it is paused
             with fleet(db_url, tmp_path, 1, names=["other"]) as (other,):
-                # Still active until its heartbeats are overdue (3 x 1 s).
-                assert _worker_row(db_url, "sleeper")[0] == "active"
                 wait_for(
                     lambda: _worker_row(db_url, "sleeper")[0] == "inactive",
                     timeout=15,
                     what="sleeper marked inactive",
                 )
+                # Not before its heartbeats were overdue (3 x 1 s), on the database clock.
+                silent = scalar(
+                    db_url,
+                    "SELECT extract(epoch FROM updated - last_heartbeat) FROM worker "
+                    "WHERE name = 'sleeper'",
+                )
+                assert silent >= 3.0
                 wait_for(lambda: all_processed(db_url), timeout=60, what="other processed all")
                 detections = scalar(db_url, "SELECT count(*) FROM detection")
                 sleeper.signal(signal.SIGCONT)
@@ -152,6 +157,61 @@ def test_eight_workers_drain_two_thousand_runs_exactly_once(db_url: str, tmp_pat
     assert len({s[1] for s in starts}) == 2000
     assert set(completions.values()) == {1}
     assert len({s[2] for s in starts}) > 1, "the work was shared"
+
+
+def _holders(url: str) -> set[int]:
+    """The pids of the workers holding running runs (names end in their pid)."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT DISTINCT w.meta->>'pid' FROM run r JOIN worker w ON w.id = r.lease_owner "
+            "WHERE r.status = 'running'"
+        ).fetchall()
+    return {int(pid) for (pid,) in rows if pid}
+
+
+def test_four_workers_process_every_event_once_while_one_is_killed_and_one_stopped(
+    db_url: str, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    events = generate.generate(datetime(2026, 11, 22, 6, tzinfo=UTC))
+    thirds = [events[: len(events) // 3], events[len(events) // 3 : 2 * len(events) // 3]]
+    thirds.append(events[2 * len(events) // 3 :])
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        ingest_events(conn, thirds[0])
+    with fleet(db_url, tmp_path, 4) as workers:
+        wait_for(lambda: all_processed(db_url), timeout=60, what="first third processed")
+        with psycopg.connect(db_url, autocommit=True) as blocker:
+            blocker.execute(PAUSE_PASSES)  # passes hold their runs until we let go
+            with psycopg.connect(db_url, autocommit=True) as conn:
+                ingest_events(conn, thirds[1])
+            holders = wait_for(lambda: _holders(db_url), what="runs in hand")
+            by_pid = {w.pid: w for w in workers}
+            victim = by_pid[min(holders)]
+            drained = next(w for w in workers if w is not victim)
+            victim.signal(signal.SIGKILL)
+            drained.signal(signal.SIGTERM)
+            blocker.execute("ROLLBACK")
+        assert drained.wait() == 0
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            ingest_events(conn, thirds[2])
+        wait_for(lambda: all_processed(db_url), timeout=90, what="every event processed")
+        survivors = [w for w in workers if w not in (victim, drained)]
+        assert all(w.alive() for w in survivors)
+    # Exactly once in effect: each event counted by one successful run, every
+    # injected fault found with its one recommendation, and nothing else.
+    processed = scalar(db_url, "SELECT sum(event_count) FROM run WHERE status = 'succeeded'")
+    assert processed == len(events)
+    with psycopg.connect(db_url) as conn:
+        found = Counter(conn.execute("SELECT rule_ref, stream FROM detection").fetchall())
+        orphans = scalar(
+            db_url,
+            "SELECT count(*) FROM detection d WHERE (SELECT count(*) FROM recommendation r "
+            "WHERE r.detection_id = d.id) <> 1",
+        )
+    assert set(found) == set(generate.EXPECTED)
+    assert orphans == 0
+    assert scalar(db_url, "SELECT count(*) FROM worker WHERE status = 'inactive'") == 2
 
 
 def test_sigterm_drains_exits_zero_and_leaves_the_worker_inactive(
