@@ -1,0 +1,520 @@
+"""The whole pass on a real Postgres: ingest → plan → claim → PassRunner.run →
+stored detections, evidence and recommendations, with the cursor and the
+rules' state saved in the same fenced transaction."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+from psycopg_pool import ConnectionPool
+
+from sentinel.cli import cli
+from sentinel.db.connect import make_pool
+from sentinel.ingest.store import ingest_events
+from sentinel.rules import pack as packs
+from sentinel.rules.engine import Engine
+from sentinel.sample import generate
+from sentinel.worker.models import Claim, Completed, LeaseLost
+from sentinel.worker.packs import PackStore, RuleSource
+from sentinel.worker.runner import PassRunner
+from sentinel.worker.store import RunStore
+from tests import pg
+
+START = datetime(2026, 11, 22, 6, tzinfo=UTC)
+LEASE = 60.0
+
+
+# -- helpers ------------------------------------------------------------------
+
+
+@pytest.fixture
+def pool(db_url: str) -> Iterator[ConnectionPool]:
+    with make_pool(db_url, max_size=4, name="test-pass") as opened:
+        yield opened
+
+
+@pytest.fixture
+def other_db_url(pg_server: pg.Server, template_db: str) -> Iterator[str]:
+    """A second fresh, migrated database (to compare two histories)."""
+    name = f"sentinel_pass_{uuid.uuid4().hex[:10]}"
+    url = pg_server.create_database(name, template=template_db)
+    yield url
+    pg_server.drop_database(name)
+
+
+def _worker(conn: psycopg.Connection, name: str = "pass-test") -> int:
+    row = conn.execute(
+        "INSERT INTO worker (name, capabilities, last_heartbeat) VALUES (%s, %s, now()) "
+        "RETURNING id",
+        [name, '{"runtimes": ["python"]}'],
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _runner(pool: ConnectionPool) -> PassRunner:
+    # No rules path: the newest stored pack, else the bundled sample pack.
+    return PassRunner(pool, RuleSource(pool, None), batch_events=50_000)
+
+
+def _claims(conn: psycopg.Connection, worker_id: int) -> list[Claim]:
+    store = RunStore(conn)
+    store.plan(3600, 5, exact=True)
+    return store.claim(worker_id, 100, LEASE)
+
+
+def _pass(pool: ConnectionPool, conn: psycopg.Connection, worker_id: int) -> list[Completed]:
+    """Plan every stream, claim every run, run each pass; all must complete."""
+    runner = _runner(pool)
+    outcomes = [runner.run(claim, worker_id) for claim in _claims(conn, worker_id)]
+    assert outcomes and all(isinstance(o, Completed) for o in outcomes), outcomes
+    return outcomes  # type: ignore[return-value]
+
+
+def _count(conn: psycopg.Connection, table: str) -> int:
+    row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _totals(conn: psycopg.Connection) -> dict[str, int]:
+    return {t: _count(conn, t) for t in ("detection", "evidence", "recommendation")}
+
+
+def _fingerprints(conn: psycopg.Connection) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT fingerprint FROM detection ORDER BY 1")]
+
+
+def _pairs(conn: psycopg.Connection) -> set[tuple[str, str]]:
+    return {(r[0], r[1]) for r in conn.execute("SELECT rule_ref, stream FROM detection")}
+
+
+def _cursors(conn: psycopg.Connection) -> dict[str, int]:
+    """Each stream's cursor: the last event id processed. (The transaction
+    high-water mark beside it moves on at every pass, new events or not.)"""
+    return dict(conn.execute("SELECT key, cursor FROM stream").fetchall())
+
+
+def _last_ids(conn: psycopg.Connection) -> dict[str, int]:
+    return {r[0]: r[1] for r in conn.execute("SELECT stream, max(id) FROM event GROUP BY stream")}
+
+
+def _states(conn: psycopg.Connection) -> dict[tuple[int, str], Any]:
+    rows = conn.execute("SELECT stream_id, rule_ref, state FROM rule_state")
+    return {(r[0], r[1]): r[2] for r in rows}
+
+
+def _full_pass(pool: ConnectionPool, conn: psycopg.Connection) -> tuple[int, list[Completed]]:
+    ingest_events(conn, generate.generate(START))
+    me = _worker(conn)
+    return me, _pass(pool, conn, me)
+
+
+# -- the sample plant end to end -------------------------------------------------
+
+
+def test_every_injected_fault_is_stored_with_evidence_and_one_open_recommendation(
+    conn: psycopg.Connection, pool: ConnectionPool
+) -> None:
+    raw = generate.generate(START)
+    _, outcomes = _full_pass(pool, conn)
+
+    assert len(outcomes) == len(generate.STREAMS)
+    assert _pairs(conn) == set(generate.EXPECTED)
+    clean = conn.execute(
+        "SELECT count(*) FROM detection WHERE stream = ANY(%s)", [list(generate.CLEAN_STREAMS)]
+    ).fetchone()
+    assert clean == (0,)
+
+    pack = packs.load_path(packs.bundled_pack_path())
+    stream_of = dict(conn.execute("SELECT id, stream FROM event").fetchall())
+    evidence: dict[int, list[tuple[str, int | None, dict[str, Any]]]] = defaultdict(list)
+    for detection_id, kind, event_id, data in conn.execute(
+        "SELECT detection_id, kind, event_id, data FROM evidence ORDER BY id"
+    ):
+        evidence[detection_id].append((kind, event_id, data))
+    recommendations: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
+    for detection_id, status, severity, text in conn.execute(
+        "SELECT detection_id, status::text, severity::text, text FROM recommendation"
+    ):
+        recommendations[detection_id].append((status, severity, text))
+
+    detections = conn.execute(
+        "SELECT id, rule_ref, stream, severity::text, anchor_event_id, first_seen, last_seen "
+        "FROM detection"
+    ).fetchall()
+    for det_id, ref, stream, severity, anchor, first_seen, last_seen in detections:
+        rule = pack.rule(ref)
+        items = evidence[det_id]
+        kinds = Counter(kind for kind, _, _ in items)
+        where = f"{ref} on {stream}: {items}"
+        # The rule as it was, exactly once.
+        [snapshot] = [data for kind, _, data in items if kind == "rule"]
+        assert snapshot == json.loads(json.dumps(dict(rule.raw))), where
+        # Every event the evidence points at is one of this stream's.
+        for _, event_id, _ in items:
+            assert event_id is None or stream_of.get(event_id) == stream, where
+        if rule.kind == "silence":
+            [window] = [data for kind, _, data in items if kind == "window"]
+            assert window["silent_seconds"] > window["for_seconds"], where
+        else:
+            assert kinds["trigger"] + kinds["point"] >= 1, where
+            assert any(kind == "trigger" and e is not None for kind, e, _ in items), where
+        if rule.kind == "spc":
+            [baseline] = [data for kind, _, data in items if kind == "baseline"]
+            assert baseline["sigma"] > 0, where
+        assert anchor is None or stream_of.get(anchor) == stream, where
+        assert first_seen <= last_seen, where
+        # Exactly one recommendation, open, at the rule's severity, fully rendered.
+        [(status, rec_severity, text)] = recommendations[det_id]
+        assert (status, rec_severity, severity) == ("open", rule.severity, rule.severity), where
+        assert text and "{" not in text, where
+
+    # The runs' counts are what was written, and every cursor reached the end.
+    sums = conn.execute(
+        "SELECT sum(event_count), sum(detection_count), sum(evidence_count), "
+        "sum(recommendation_count), count(*) FILTER (WHERE status = 'succeeded') FROM run"
+    ).fetchone()
+    totals = _totals(conn)
+    assert sums == (
+        len(raw),
+        totals["detection"],
+        totals["evidence"],
+        totals["recommendation"],
+        len(generate.STREAMS),
+    )
+    assert sum(o.counts.detections for o in outcomes) == totals["detection"]
+    last = _last_ids(conn)
+    assert _cursors(conn) == last
+    assert {o.counts.problems for o in outcomes} == {0}
+    # Every rule that looked at a stream left its state for the next pass.
+    engine = Engine(pack)
+    states = _states(conn)
+    assert len(states) == sum(len(engine.rules_for(key)) for key in generate.STREAMS)
+
+
+def test_two_halves_give_the_fingerprints_of_one_pass(db_url: str, other_db_url: str) -> None:
+    raw = generate.generate(START)
+    # Cut inside episodes: press-2's overtemp is active, the compressor's
+    # discharge on-delay is pending, the nightly silence is open.
+    cut = (START + timedelta(minutes=121)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    first = [e for e in raw if e["occurred_at"] < cut]
+    second = [e for e in raw if e["occurred_at"] >= cut]
+    assert first and second
+
+    def history(url: str, batches: list[list[dict[str, Any]]]) -> tuple[list[str], Any]:
+        with (
+            psycopg.connect(url, autocommit=True) as conn,
+            make_pool(url, max_size=4) as pool,
+        ):
+            me = _worker(conn)
+            for batch in batches:
+                ingest_events(conn, batch)
+                outcomes = _pass(pool, conn, me)
+                assert sum(o.counts.events for o in outcomes) == len(batch)
+            ids = conn.execute("SELECT external_id, id FROM event ORDER BY id").fetchall()
+            assert _pairs(conn) == set(generate.EXPECTED)
+            return _fingerprints(conn), ids
+
+    split, split_ids = history(db_url, [first, second])
+    whole, whole_ids = history(other_db_url, [raw])
+    assert split_ids == whole_ids  # same event ids, so fingerprints are comparable
+    assert len(split) == len(set(split))
+    assert split == whole
+
+
+def test_replay_re_evaluates_without_duplicating_a_detection(
+    conn: psycopg.Connection, pool: ConnectionPool
+) -> None:
+    me, _ = _full_pass(pool, conn)
+    before = _totals(conn)
+    fingerprints = _fingerprints(conn)
+    states = _states(conn)
+    cursors = _cursors(conn)
+    per_stream = dict(conn.execute("SELECT stream, count(*) FROM event GROUP BY stream"))
+    first_ids = dict(conn.execute("SELECT stream, min(id) FROM event GROUP BY stream"))
+
+    store = RunStore(conn)
+    for key in generate.STREAMS:
+        rewound = store.replay(key, START - timedelta(hours=1))
+        assert rewound is not None and rewound[1] == first_ids[key] - 1
+    assert _states(conn) == {}  # the rules start over
+
+    outcomes = _pass(pool, conn, me)
+    assert {o.counts.detections for o in outcomes} == {0}
+    assert sum(o.counts.events for o in outcomes) == sum(per_stream.values())
+    assert _totals(conn) == before
+    assert _fingerprints(conn) == fingerprints
+    assert _pairs(conn) == set(generate.EXPECTED)
+    # Re-evaluating everything rebuilds the same state and the same cursors.
+    assert _states(conn) == states
+    assert _cursors(conn) == cursors
+
+
+def test_cli_replay_of_one_stream_from_a_time(
+    db_url: str,
+    conn: psycopg.Connection,
+    pool: ConnectionPool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    me, _ = _full_pass(pool, conn)
+    before = _totals(conn)
+    fingerprints = _fingerprints(conn)
+    key = generate.PRESS.format(2)
+    since = START + timedelta(minutes=170)  # before press-2's telemetry gap
+    monkeypatch.setenv("SENTINEL_DATABASE_URL", db_url)
+    out = CliRunner().invoke(cli, ["runs", "replay", "--stream", key, "--since", since.isoformat()])
+    assert out.exit_code == 0, out.output
+    assert "rewound" in out.output
+
+    outcomes = _pass(pool, conn, me)
+    by_stream = dict(
+        conn.execute(
+            "SELECT r.id, s.key FROM run r JOIN stream s ON s.id = r.stream_id "
+            "WHERE r.id = ANY(%s)",
+            [[o.run_id for o in outcomes]],
+        ).fetchall()
+    )
+    [outcome] = [o for o in outcomes if by_stream[o.run_id] == key]
+    assert {o.counts.events for o in outcomes if o is not outcome} == {0}
+    row = conn.execute(
+        "SELECT count(*) FROM event WHERE stream = %s AND occurred_at >= %s", [key, since]
+    ).fetchone()
+    assert row is not None
+    assert outcome.counts.events >= row[0] > 0
+    assert outcome.counts.detections == 0
+    assert _totals(conn) == before
+    assert _fingerprints(conn) == fingerprints
+    assert _cursors(conn)[key] == _last_ids(conn)[key]
+
+
+# -- bad input ----------------------------------------------------------------------
+
+
+def test_an_event_a_rule_cannot_read_is_a_problem_and_is_passed(
+    conn: psycopg.Connection, pool: ConnectionPool
+) -> None:
+    key = "plant-a/line-9/press-9"
+    events = []
+    for m in range(11):
+        temperature: Any = 75.0 + (0.3 if m % 2 else -0.3)
+        if m == 5:
+            temperature = "hot"  # a threshold and a rate need a number
+        events.append(
+            {
+                "source": "plc-gw",
+                "stream": key,
+                "kind": "measurement",
+                "occurred_at": START + timedelta(minutes=m),
+                "external_id": f"bad-{m}",
+                "payload": {
+                    "temperature_c": temperature,
+                    "pressure_bar": 120.0 + (0.5 if m % 2 else -0.5),
+                    "cycle_ms": 1200.0 + (3 if m % 2 else -3),
+                },
+            }
+        )
+    assert ingest_events(conn, events).accepted == 11
+    bad = conn.execute("SELECT id FROM event WHERE external_id = 'bad-5'").fetchone()
+    assert bad is not None
+    bad_id = bad[0]
+    me = _worker(conn)
+
+    [outcome] = _pass(pool, conn, me)
+    assert outcome.counts.events == 11
+    assert outcome.counts.problems == 2
+    row = conn.execute(
+        "SELECT status::text, problems, last_event_id FROM run WHERE id = %s", [outcome.run_id]
+    ).fetchone()
+    assert row is not None
+    status, problems, last_event_id = row
+    assert status == "succeeded"
+    assert sorted(p["rule"] for p in problems) == ["press.overtemp", "press.temp_rate"]
+    for p in problems:
+        assert p["event_id"] == bad_id
+        assert "not a number" in p["reason"] and "temperature_c" in p["reason"]
+    assert _cursors(conn)[key] == last_event_id == _last_ids(conn)[key] > bad_id
+    assert _count(conn, "detection") == 0
+
+    # The bad event is behind the cursor: the next pass neither re-reads nor re-reports it.
+    [again] = _pass(pool, conn, me)
+    assert (again.counts.events, again.counts.problems) == (0, 0)
+    row = conn.execute("SELECT problems FROM run WHERE id = %s", [again.run_id]).fetchone()
+    assert row == ([],)
+
+
+# -- fencing ------------------------------------------------------------------------
+
+
+def _take_over(conn: psycopg.Connection, how: str, claims: list[Claim]) -> threading.Event | None:
+    ids = [c.id for c in claims]
+    if how == "fence bumped":
+        conn.execute("UPDATE run SET fence = nextval('run_fence_seq') WHERE id = ANY(%s)", [ids])
+    elif how == "owner changed":
+        other = _worker(conn, "usurper")
+        conn.execute("UPDATE run SET lease_owner = %s WHERE id = ANY(%s)", [other, ids])
+    elif how == "expired and reclaimed":
+        other = _worker(conn, "successor")
+        conn.execute(
+            "UPDATE run SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL "
+            "WHERE id = ANY(%s)",
+            [ids],
+        )
+        assert len(RunStore(conn).claim(other, 100, LEASE)) == len(ids)
+    elif how == "flagged lost":
+        lost = threading.Event()
+        lost.set()  # the heartbeat saw the lease go
+        return lost
+    return None
+
+
+@pytest.mark.parametrize(
+    "how", ["fence bumped", "owner changed", "expired and reclaimed", "flagged lost"]
+)
+def test_a_pass_that_lost_its_lease_writes_nothing(
+    conn: psycopg.Connection, pool: ConnectionPool, how: str
+) -> None:
+    ingest_events(conn, generate.generate(START))
+    me = _worker(conn)
+    claims = _claims(conn, me)
+    assert len(claims) == len(generate.STREAMS)
+    lost = _take_over(conn, how, claims)
+    runs_before = conn.execute("SELECT * FROM run ORDER BY id").fetchall()
+    cursors = _cursors(conn)
+
+    runner = _runner(pool)
+    outcomes = [runner.run(claim, me, lost) for claim in claims]
+
+    assert outcomes == [LeaseLost(c.id) for c in claims]
+    assert _totals(conn) == {"detection": 0, "evidence": 0, "recommendation": 0}
+    assert _states(conn) == {}
+    assert _cursors(conn) == cursors
+    assert set(cursors.values()) == {0}
+    xids = conn.execute("SELECT DISTINCT cursor_xid FROM stream").fetchall()
+    assert xids == [(0,)]
+    # The runs are left exactly as the new holder (or the old, if only
+    # suspected lost) has them: the loser does not touch them.
+    assert conn.execute("SELECT * FROM run ORDER BY id").fetchall() == runs_before
+
+
+def test_the_new_lease_holder_finds_everything_after_a_takeover(
+    conn: psycopg.Connection, pool: ConnectionPool
+) -> None:
+    ingest_events(conn, generate.generate(START))
+    me = _worker(conn)
+    claims = _claims(conn, me)
+    _take_over(conn, "expired and reclaimed", claims)
+    runner = _runner(pool)
+    assert {type(runner.run(c, me)) for c in claims} == {LeaseLost}
+    successor = conn.execute("SELECT id FROM worker WHERE name = 'successor'").fetchone()
+    assert successor is not None
+    fresh = conn.execute(
+        "SELECT r.id, r.stream_id, s.key, r.window_start, r.fence, r.attempts, r.max_attempts "
+        "FROM run r JOIN stream s ON s.id = r.stream_id WHERE r.status = 'running'"
+    ).fetchall()
+    outcomes = [runner.run(Claim(*row), successor[0]) for row in fresh]
+    assert all(isinstance(o, Completed) for o in outcomes)
+    assert _pairs(conn) == set(generate.EXPECTED)
+
+
+# -- passes with nothing new ---------------------------------------------------------
+
+
+def test_a_pass_with_no_new_events_writes_nothing_new(
+    conn: psycopg.Connection, pool: ConnectionPool
+) -> None:
+    me, _ = _full_pass(pool, conn)
+    totals, fingerprints = _totals(conn), _fingerprints(conn)
+    cursors, states = _cursors(conn), _states(conn)
+
+    outcomes = _pass(pool, conn, me)
+    assert len(outcomes) == len(generate.STREAMS)
+    assert {(o.counts.events, o.counts.detections, o.counts.problems) for o in outcomes} == {
+        (0, 0, 0)
+    }
+    assert _totals(conn) == totals
+    assert _fingerprints(conn) == fingerprints
+    assert _cursors(conn) == cursors
+    assert _states(conn) == states
+    row = conn.execute(
+        "SELECT count(*) FROM run WHERE status = 'succeeded' AND event_count = 0"
+    ).fetchone()
+    assert row == (len(generate.STREAMS),)
+
+
+QUIET_PACK = """
+rules:
+  - ref: probe.quiet
+    streams: "probe/*"
+    kind: silence
+    for: 2s
+    severity: warning
+    recommendation: "Check the link of {stream}: nothing for {gap}."
+"""
+
+
+def test_silence_is_seen_by_a_pass_with_no_new_events_on_the_database_clock(
+    conn: psycopg.Connection, pool: ConnectionPool
+) -> None:
+    stored = PackStore(conn).save(packs.load_documents({"quiet.yaml": QUIET_PACK}, "quiet"))
+    assert stored.created
+    at = datetime.now(UTC)
+    ingest_events(
+        conn,
+        [
+            {
+                "source": "probe",
+                "stream": "probe/a",
+                "kind": "ping",
+                "occurred_at": at,  # all at once: no silence between events
+                "external_id": f"ping-{i}",
+                "payload": {"i": i},
+            }
+            for i in range(3)
+        ],
+    )
+    me = _worker(conn)
+    [first] = _pass(pool, conn, me)
+    assert (first.counts.events, first.counts.detections) == (3, 0)
+
+    # Let two seconds pass on the database's clock (not only ours).
+    while True:
+        row = conn.execute(
+            "SELECT extract(epoch FROM last_event_at + interval '2.2 s' - now())::float "
+            "FROM stream WHERE key = 'probe/a'"
+        ).fetchone()
+        assert row is not None
+        if row[0] <= 0:
+            break
+        time.sleep(row[0] + 0.01)
+
+    [second] = _pass(pool, conn, me)
+    assert (second.counts.events, second.counts.detections) == (0, 1)
+    row = conn.execute(
+        "SELECT d.rule_ref, d.last_seen, s.last_event_at, r.started_at, r.finished_at "
+        "FROM detection d JOIN stream s ON s.key = d.stream JOIN run r ON r.id = d.run_id"
+    ).fetchone()
+    assert row is not None
+    ref, last_seen, last_event_at, started_at, finished_at = row
+    assert ref == "probe.quiet"
+    # The pass looked at the database's now(), within the run, past the limit.
+    assert started_at <= last_seen <= finished_at
+    assert last_seen - last_event_at > timedelta(seconds=2)
+    window = conn.execute("SELECT data FROM evidence WHERE kind = 'window'").fetchone()
+    assert window is not None and window[0]["seen"] == "at pass time"
+    assert _count(conn, "recommendation") == 1
+
+    # Still silent: the same silence is not reported again.
+    [third] = _pass(pool, conn, me)
+    assert (third.counts.events, third.counts.detections) == (0, 0)
+    assert _count(conn, "detection") == 1
