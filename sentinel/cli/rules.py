@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from sentinel.cli.context import CliContext, pass_context
 from sentinel.db.connect import connection
+
+if TYPE_CHECKING:
+    from sentinel.rules.pack import RulePack
 
 
 @click.group("rules")
@@ -18,19 +22,24 @@ def rules() -> None:
 _PATH = click.Path(exists=True, path_type=Path)
 
 
-@rules.command("check")
-@click.argument("path", type=_PATH)
-def check(path: Path) -> None:
-    """Validate a rule pack (file or folder): every error, with file, rule and reason."""
+def _validated(path: Path, *, failing: str = "") -> RulePack:
+    """The pack at PATH, or every problem on stderr and exit 1."""
     from sentinel.rules import pack as packs
 
     issues = packs.check_path(path)
     if issues:
         for issue in issues:
             click.echo(str(issue), err=True)
-        click.echo(f"{len(issues)} problem(s) in {path}", err=True)
+        click.echo(f"{len(issues)} problem(s) in {path}{failing}", err=True)
         raise SystemExit(1)
-    pack = packs.load_path(path)
+    return packs.load_path(path)
+
+
+@rules.command("check")
+@click.argument("path", type=_PATH)
+def check(path: Path) -> None:
+    """Validate a rule pack (file or folder): every error, with file, rule and reason."""
+    pack = _validated(path)
     click.echo(f"{path}: {len(pack.rules)} rules OK (digest {pack.digest[:12]})")
 
 
@@ -39,16 +48,9 @@ def check(path: Path) -> None:
 @pass_context
 def load(ctx: CliContext, path: Path) -> None:
     """Validate and store a rule pack; the fleet uses the newest stored pack."""
-    from sentinel.rules import pack as packs
     from sentinel.worker.packs import PackStore
 
-    issues = packs.check_path(path)
-    if issues:
-        for issue in issues:
-            click.echo(str(issue), err=True)
-        click.echo(f"{len(issues)} problem(s) in {path}; nothing stored", err=True)
-        raise SystemExit(1)
-    pack = packs.load_path(path)
+    pack = _validated(path, failing="; nothing stored")
     with connection(ctx.url) as conn:
         stored = PackStore(conn).save(pack)
     verb = "stored" if stored.created else "already stored; made current"

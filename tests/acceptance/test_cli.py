@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -98,3 +99,70 @@ def test_run_once_on_an_empty_event_store_succeeds(db_url: str) -> None:
         worker = conn.execute("SELECT status::text FROM worker").fetchall()
     assert runs == [("succeeded", 0), ("succeeded", 0)]
     assert worker == [("inactive",)]
+
+
+BROKEN_PACK = Path(__file__).resolve().parents[2] / "sentinel" / "sample" / "broken.yaml"
+
+
+def test_rules_check_lists_every_problem_of_a_broken_pack() -> None:
+    result = sentinel("rules", "check", str(BROKEN_PACK))
+    assert result.returncode == 1
+    problems = result.stderr.splitlines()
+    assert problems[-1] == f"9 problem(s) in {BROKEN_PACK}"
+    for ref, reason in [
+        ("press.mystery", "unknown kind 'histogram'"),
+        ("ci.bad_operator", "unknown operator 'is'"),
+        ("ci.bad_regex", "bad regular expression"),
+        ("press.overtemp", "clear_below (90) must be below above (85)"),
+        ("oven.template", "{operator_name}"),
+        ("oven.bad_duration", "bad glob"),
+    ]:
+        assert any(
+            line.startswith(f"broken.yaml: {ref}: ") and reason in line for line in problems
+        ), (ref, result.stderr)
+
+
+def test_rules_check_accepts_the_bundled_pack() -> None:
+    from sentinel.rules.pack import bundled_pack_path
+
+    result = sentinel("rules", "check", str(bundled_pack_path()))
+    assert result.returncode == 0, result.stderr
+    assert "24 rules OK" in result.stdout
+
+
+def test_rules_load_stores_a_pack_once_and_never_a_broken_one(db_url: str, tmp_path: Path) -> None:
+    pack = tmp_path / "pack.yaml"
+    pack.write_text(
+        "rules:\n"
+        "  - ref: ci.failed\n"
+        "    streams: 'ci/*'\n"
+        "    kind: condition\n"
+        "    when: {field: payload.status, operator: equals, value: failed}\n"
+        "    severity: warning\n"
+        "    recommendation: 'Look at {stream}.'\n"
+    )
+    env = {"SENTINEL_DATABASE_URL": db_url}
+    first = sentinel("rules", "load", str(pack), env=env)
+    again = sentinel("rules", "load", str(pack), env=env)
+    broken = sentinel("rules", "load", str(BROKEN_PACK), env=env)
+    assert first.returncode == 0 and "stored" in first.stdout, first.stderr
+    assert again.returncode == 0 and "already stored" in again.stdout
+    assert broken.returncode == 1 and "nothing stored" in broken.stderr
+    with psycopg.connect(db_url) as conn:
+        stored = conn.execute("SELECT rule_count FROM rule_pack").fetchall()
+    assert stored == [(1,)]
+
+
+def test_ingest_then_run_once_finds_every_injected_fault(db_url: str, tmp_path: Path) -> None:
+    from sentinel.sample import generate
+
+    events = tmp_path / "plant.jsonl"
+    generate.main([str(events)])
+    env = {"SENTINEL_DATABASE_URL": db_url}
+    ingested = sentinel("ingest", str(events), env=env)
+    ran = sentinel("run-once", env=env)
+    listed = sentinel("recommendations", "list", "--json", env=env)
+    assert ingested.returncode == 0, ingested.stderr
+    assert ran.returncode == 0, ran.stderr
+    found = {(r["rule"], r["stream"]) for r in json.loads(listed.stdout)}
+    assert found == set(generate.EXPECTED)
