@@ -99,7 +99,7 @@ WITH dead AS (
                    AND l.objsubid = 2
                    AND l.granted)))
  RETURNING w.id, w.name
-), orphaned AS (
+), recovered AS (
     UPDATE run r
        SET status = CASE WHEN r.attempts >= r.max_attempts THEN 'dead'::run_status
                          ELSE 'queued'::run_status END,
@@ -107,31 +107,22 @@ WITH dead AS (
            lease_expires_at = NULL,
            not_before = now(),
            recovered = r.recovered + 1,
-           error = 'recovered: worker ' || dead.name || ' died'
-      FROM dead
-     WHERE r.lease_owner = dead.id AND r.status = 'running'
- RETURNING r.id
-), expired AS (
-    UPDATE run r
-       SET status = CASE WHEN r.attempts >= r.max_attempts THEN 'dead'::run_status
-                         ELSE 'queued'::run_status END,
-           lease_owner = NULL,
-           lease_expires_at = NULL,
-           not_before = now(),
-           recovered = r.recovered + 1,
-           error = 'recovered: lease expired'
+           error = 'recovered: ' || coalesce(
+               (SELECT 'worker ' || dead.name || ' died' FROM dead WHERE dead.id = r.lease_owner),
+               'lease expired')
      WHERE r.status = 'running'
-       AND r.lease_expires_at < now()
-       AND r.id NOT IN (SELECT id FROM orphaned)
-       AND NOT EXISTS (SELECT 1 FROM worker w
-                        WHERE w.id = r.lease_owner AND w.status <> 'inactive'
-                          AND w.last_heartbeat >= now() - make_interval(secs => %(stale_seconds)s)
-                          AND w.id NOT IN (SELECT id FROM dead))
- RETURNING r.id
+       AND (r.lease_owner IN (SELECT id FROM dead)
+            OR (r.lease_expires_at < now()
+                AND NOT EXISTS (SELECT 1 FROM worker w
+                                 WHERE w.id = r.lease_owner AND w.status <> 'inactive'
+                                   AND w.last_heartbeat
+                                       >= now() - make_interval(secs => %(stale_seconds)s)
+                                   AND w.id NOT IN (SELECT id FROM dead))))
+ RETURNING r.error LIKE 'recovered: worker %%' AS orphaned
 )
 SELECT ARRAY(SELECT name FROM dead) AS dead,
-       (SELECT count(*) FROM orphaned) AS requeued,
-       (SELECT count(*) FROM expired) AS expired
+       (SELECT count(*) FROM recovered WHERE orphaned) AS requeued,
+       (SELECT count(*) FROM recovered WHERE NOT orphaned) AS expired
 
 -- name: list_workers
 SELECT w.id, w.name, w.worker_role::text, w.worker_type::text, w.host, w.status::text,
