@@ -18,6 +18,22 @@ TRUNCATE sentinel_ingest_staging
 COPY sentinel_ingest_staging (source, stream, kind, occurred_at, external_id, payload)
 FROM STDIN
 
+-- name: copy_event
+-- A batch of new events straight into the table (`id`, `received_at` and
+-- `xact` are the columns' defaults, the database's). The unique
+-- (source, external_id) index refuses the whole batch if any of it is stored.
+COPY event (source, stream, kind, occurred_at, external_id, payload)
+FROM STDIN
+
+-- name: touch_streams
+-- After `copy_event`: every stream of the batch got a new event. Created on
+-- first sight; last_event_at moves forward, never back. Key order keeps
+-- concurrent ingests from locking the same streams in opposite orders.
+INSERT INTO stream (key, last_event_at)
+SELECT key, now() FROM unnest(%(keys)s::text[]) AS key ORDER BY key
+ON CONFLICT (key) DO UPDATE
+SET last_event_at = greatest(stream.last_event_at, excluded.last_event_at)
+
 -- name: create_streams
 -- Streams come into being on first sight; key order keeps concurrent
 -- ingests from locking the same new keys in opposite orders.

@@ -1,6 +1,8 @@
-"""Storing events: validated lines in batches, COPY into a session-private
-staging table, then one `INSERT … SELECT … ON CONFLICT DO NOTHING` into
-`event`. Memory is bounded by the batch size, never by the input.
+"""Storing events: validated lines in batches, each streamed into one COPY as
+it is validated — straight into `event` while the input brings only new
+events, else into a session-private staging table followed by one
+`INSERT … SELECT … ON CONFLICT DO NOTHING`. Memory is bounded by the batch
+size, never by the input.
 
 Each batch is its own transaction, so a long file becomes visible to the fleet
 batch by batch and an interrupted ingest keeps what it stored (ingesting the
@@ -14,7 +16,6 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
-from itertools import islice
 from typing import Any, Literal
 
 import psycopg
@@ -22,8 +23,8 @@ import psycopg.errors
 
 from sentinel.db import queries
 from sentinel.errors import InputError
-from sentinel.ingest import parse
-from sentinel.ingest.parse import Event, Rejection
+from sentinel.ingest import parse, rows
+from sentinel.ingest.parse import Rejection
 
 log = logging.getLogger(__name__)
 
@@ -116,15 +117,10 @@ def ingest_lines(
         items = parse.parse_csv_rows(lines, defaults=defaults, name=name)
     else:
         raise InputError(f"unknown format {fmt!r} (use one of: {', '.join(FORMATS)})")
+    chunks = rows.event_chunks(items, name=name, batch_size=batch_size)
     try:
         return _store(
-            conn,
-            items,
-            strict=strict,
-            name=name,
-            progress=progress,
-            on_reject=on_reject,
-            batch_size=batch_size,
+            conn, chunks, strict=strict, name=name, progress=progress, on_reject=on_reject
         )
     except parse.HeaderError as exc:
         raise InputError(str(exc)) from exc
@@ -145,48 +141,30 @@ def ingest_events(
         parse.event_from_dict(obj, number, occurrences=occurrences, name=name)
         for number, obj in enumerate(events, 1)
     )
-    return _store(
-        conn,
-        items,
-        strict=strict,
-        name=name,
-        progress=None,
-        on_reject=None,
-        batch_size=batch_size,
-    )
+    chunks = rows.event_chunks(items, name=name, batch_size=batch_size)
+    return _store(conn, chunks, strict=strict, name=name, progress=None, on_reject=None)
 
 
 def _store(
     conn: psycopg.Connection,
-    items: Iterator[Event | Rejection],
+    chunks: Iterator[rows.Chunk],
     *,
     strict: bool,
     name: str,
     progress: Callable[[int], None] | None,
     on_reject: Callable[[Rejection], None] | None,
-    batch_size: int,
 ) -> IngestResult:
     tally = _Tally(name, on_reject)
     conn.execute(SQL["create_staging"])
     if strict:
         with conn.transaction() as tx:
-            for batch in _batches(items, batch_size):
-                rows = tally.rows(batch)
-                if rows and not tally.rejected_count:  # else: only validate the rest
-                    tally.stored(_write(conn, rows, clear=True), len(rows))
-                if progress is not None:
-                    progress(len(batch))
+            _Writer(conn, tally, strict=True).run(chunks, progress)
             if tally.rejected_count:
                 raise psycopg.Rollback(tx)
         if tally.rejected_count:
             tally.accepted = tally.duplicate = 0
     else:
-        for batch in _batches(items, batch_size):
-            rows = tally.rows(batch)
-            if rows:
-                tally.stored(_write_batch(conn, rows), len(rows))
-            if progress is not None:
-                progress(len(batch))
+        _Writer(conn, tally, strict=False).run(chunks, progress)
     result = tally.result()
     log.debug(
         "ingested",
@@ -201,32 +179,134 @@ def _store(
     return result
 
 
-def _write_batch(conn: psycopg.Connection, rows: list[bytes]) -> int:
-    """One batch, one transaction; retried if it loses a deadlock."""
-    for attempt in range(1, DEADLOCK_RETRIES + 1):
-        try:
-            with conn.transaction():
-                return _write(conn, rows, clear=False)
-        except psycopg.errors.DeadlockDetected:
-            if attempt == DEADLOCK_RETRIES:
-                raise
-            log.warning("ingest batch deadlocked; retrying", extra={"attempt": attempt})
-    raise AssertionError("unreachable")
+class _Writer:
+    """Streams each batch's chunks into one COPY as they are validated, so
+    the server inserts while Python parses the rest, and commits batch by
+    batch (or, with `strict`, within the caller's transaction).
+
+    A batch goes straight into `event` with `COPY` while the input brings only
+    new events; the unique (`source`, `external_id`) index refuses the batch
+    otherwise, and that batch — and the next ones while they hold duplicates —
+    go through the staging table and `INSERT … ON CONFLICT DO NOTHING`, which
+    tells stored from duplicate. Either way a batch is stored whole or not at
+    all.
+    """
+
+    __slots__ = ("conn", "direct", "pending", "strict", "tally")
+
+    def __init__(self, conn: psycopg.Connection, tally: _Tally, *, strict: bool) -> None:
+        self.conn = conn
+        self.tally = tally
+        self.strict = strict
+        self.direct = True
+        self.pending: rows.Chunk | None = None  # the next batch's first chunk, read ahead
+
+    def run(self, chunks: Iterator[rows.Chunk], progress: Callable[[int], None] | None) -> None:
+        while True:
+            first = self.pending if self.pending is not None else next(chunks, None)
+            self.pending = None
+            if first is None:
+                return
+            batch = _Batch(first, chunks, self)
+            if self.strict and self.tally.rejected_count:
+                batch.drain()  # nothing more will be stored: only validate the rest
+            else:
+                self.write(batch)
+            if progress is not None:
+                progress(batch.items)
+
+    def write(self, batch: _Batch) -> None:
+        deadlocks = 0
+        while True:
+            direct = self.direct
+            try:
+                stored = self._direct(batch) if direct else self._staged(batch)
+            except psycopg.errors.UniqueViolation:
+                if not direct:
+                    raise
+                self.direct = False  # the batch meets stored events: sort them out
+                continue
+            except psycopg.errors.DeadlockDetected:
+                deadlocks += 1
+                if deadlocks == DEADLOCK_RETRIES:
+                    raise
+                log.warning("ingest batch deadlocked; retrying", extra={"attempt": deadlocks})
+                continue
+            if batch.staged:
+                self.tally.stored(stored, batch.staged)
+                # Back to COPY straight into `event` once a batch is all new.
+                self.direct = stored == batch.staged
+            return
+
+    def _direct(self, batch: _Batch) -> int:
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            with cur.copy(SQL["copy_event"]) as copy:
+                batch.feed(copy)
+            if batch.staged:
+                cur.execute(SQL["touch_streams"], {"keys": sorted(batch.streams)})
+        return batch.staged
+
+    def _staged(self, batch: _Batch) -> int:
+        # ON COMMIT DELETE ROWS empties staging only when a transaction of
+        # our own commits; inside a longer one (strict, or the caller's) the
+        # previous batch's rows are still there.
+        nested = self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            if nested:
+                cur.execute(SQL["clear_staging"])
+            with cur.copy(SQL["copy_staging"]) as copy:
+                batch.feed(copy)
+            if not batch.staged:
+                return 0
+            cur.execute(SQL["create_streams"])
+            cur.execute(SQL["insert_events"])
+            row = cur.fetchone()
+            assert row is not None
+            return int(row[0])
 
 
-def _write(conn: psycopg.Connection, rows: list[bytes], *, clear: bool) -> int:
-    """COPY the rows into staging and move the new ones into `event`; the
-    number stored. Runs inside the caller's transaction."""
-    with conn.cursor() as cur:
-        if clear:
-            cur.execute(SQL["clear_staging"])
-        with cur.copy(SQL["copy_staging"]) as copy:
-            copy.write(b"".join(rows))
-        cur.execute(SQL["create_streams"])
-        cur.execute(SQL["insert_events"])
-        row = cur.fetchone()
-        assert row is not None
-        return int(row[0])
+class _Batch:
+    """One batch's chunks, read once, as they are written; the COPY text is
+    kept in case the batch must be written again (memory: one batch)."""
+
+    __slots__ = ("_reader", "items", "kept", "staged", "streams", "writer")
+
+    def __init__(self, first: rows.Chunk, chunks: Iterator[rows.Chunk], writer: _Writer) -> None:
+        self.writer = writer
+        self.kept: list[bytes] = []
+        self.streams: set[str] = set()
+        self.staged = 0  # rows kept
+        self.items = 0  # every item read, rejected or not
+        self._reader = self._read(first, chunks)
+
+    def _read(self, first: rows.Chunk, chunks: Iterator[rows.Chunk]) -> Iterator[bytes]:
+        tally = self.writer.tally
+        chunk: rows.Chunk | None = first
+        while chunk is not None:
+            self.items += chunk.items
+            for rejection in chunk.rejections:
+                tally.reject(rejection)
+            if chunk.rows and not (self.writer.strict and tally.rejected_count):
+                self.kept.append(chunk.data)
+                self.streams |= chunk.streams
+                self.staged += chunk.rows
+                yield chunk.data
+            chunk = None if chunk.ends_batch else next(chunks, None)
+        # The server is still inserting the tail of this batch: meanwhile,
+        # validate the next batch's first chunk.
+        self.writer.pending = next(chunks, None)
+
+    def feed(self, copy: psycopg.Copy) -> None:
+        """Write the whole batch: what an earlier attempt read, then the rest
+        as it is read."""
+        for data in self.kept[:]:
+            copy.write(data)
+        for data in self._reader:
+            copy.write(data)
+
+    def drain(self) -> None:
+        for _ in self._reader:
+            pass
 
 
 class _Tally:
@@ -247,21 +327,6 @@ class _Tally:
         if self.on_reject is not None:
             self.on_reject(rejection)
 
-    def rows(self, batch: list[Event | Rejection]) -> list[bytes]:
-        """COPY rows of the batch's events; its rejections counted."""
-        rows: list[bytes] = []
-        append = rows.append
-        for item in batch:
-            if type(item) is Event:
-                try:
-                    append(copy_row(item))
-                except UnicodeEncodeError:
-                    self.reject(Rejection(item.line, "not valid UTF-8 text", self.name))
-            else:
-                assert isinstance(item, Rejection)
-                self.reject(item)
-        return rows
-
     def stored(self, accepted: int, staged: int) -> None:
         self.accepted += accepted
         self.duplicate += staged - accepted
@@ -274,29 +339,3 @@ class _Tally:
             rejected_count=self.rejected_count,
             name=self.name,
         )
-
-
-def copy_row(event: Event) -> bytes:
-    """The event as one line of COPY text format (tab-separated, with
-    backslash escapes), UTF-8 encoded."""
-    return (
-        f"{_escape(event.source)}\t{_escape(event.stream)}\t{_escape(event.kind)}\t"
-        f"{event.occurred_at.isoformat()}\t{_escape(event.external_id)}\t"
-        f"{event.payload_json.replace(chr(92), chr(92) * 2)}\n"
-    ).encode()
-
-
-def _escape(text: str) -> str:
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        return (
-            text.replace("\\", "\\\\")
-            .replace("\t", "\\t")
-            .replace("\n", "\\n")
-            .replace("\r", "\\r")
-        )
-    return text
-
-
-def _batches(items: Iterator[Event | Rejection], size: int) -> Iterator[list[Event | Rejection]]:
-    while batch := list(islice(items, size)):
-        yield batch

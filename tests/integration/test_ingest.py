@@ -245,3 +245,41 @@ def test_concurrent_ingests_of_one_file_store_each_event_once(db_url: str) -> No
     with psycopg.connect(db_url) as check:
         assert check.execute("SELECT count(*) FROM event").fetchone() == (3000,)
         assert check.execute("SELECT count(*) FROM stream").fetchone() == (7,)
+
+
+def test_a_partly_stored_input_stores_only_the_rest_batch_by_batch(
+    conn: psycopg.Connection,
+) -> None:
+    lines = [jl(external_id=f"e{i}", stream=f"s/{i % 3}") for i in range(30)]
+    ingest_lines(conn, lines[5:12], fmt="jsonl", batch_size=5)
+    # Batches: new, mixed, mixed, new, new, new — each stored whole or sorted out.
+    result = ingest_lines(conn, lines, fmt="jsonl", batch_size=5)
+    assert (result.accepted, result.duplicate) == (23, 7)
+    stored = [row[4] for row in events(conn)]
+    assert sorted(stored) == sorted(f"e{i}" for i in range(30)) and len(stored) == 30
+    again = ingest_lines(conn, lines, fmt="jsonl", batch_size=5)
+    assert (again.accepted, again.duplicate) == (0, 30)
+
+
+def test_strict_sorts_out_duplicates_within_its_transaction(conn: psycopg.Connection) -> None:
+    lines = [jl(external_id=f"e{i}") for i in range(20)]
+    ingest_lines(conn, lines[:5], fmt="jsonl")
+    result = ingest_lines(conn, lines + lines[:2], fmt="jsonl", strict=True, batch_size=5)
+    assert (result.accepted, result.duplicate, result.rejected_count) == (15, 7, 0)
+    assert len(events(conn)) == 20
+    row = conn.execute("SELECT count(*), bool_and(last_event_at IS NOT NULL) FROM stream")
+    assert row.fetchone() == (1, True)
+
+
+def test_a_rejected_line_inside_a_batch_is_reported_and_its_batch_stored(
+    conn: psycopg.Connection,
+) -> None:
+    lines = [jl(external_id=f"e{i}") for i in range(12)]
+    lines[6] = "{oops\n"
+    seen: list[int] = []
+    result = ingest_lines(
+        conn, lines, fmt="jsonl", batch_size=4, on_reject=lambda r: seen.append(r.line)
+    )
+    assert (result.accepted, result.duplicate, result.rejected_count) == (11, 0, 1)
+    assert seen == [7] and result.rejected[0].line == 7
+    assert len(events(conn)) == 11
