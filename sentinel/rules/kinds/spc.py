@@ -109,14 +109,16 @@ def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[st
         z = (value - baseline["mean"]) / baseline["sigma"]
         recent.append([event.id, iso(event.occurred_at), value, z])
         for test in params.tests:
-            for side in _violated(test, recent):
+            violated = _violated(test, recent)
+            for side in violated:
                 key = f"{test}{side}"
                 if key not in active:
                     active[key] = event.id
                     _fire(rule, ctx, test, side, event, value, z, baseline, recent)
-            for key in [k for k in active if k.startswith(test)]:
-                if key[len(test) :] not in _violated(test, recent):
-                    del active[key]
+            if active:
+                for key in [k for k in active if k.startswith(test)]:
+                    if key[len(test) :] not in violated:
+                        del active[key]
     return {
         "baseline": baseline if baseline is not None and not baseline.get("given") else None,
         "learning": learning,
@@ -142,13 +144,21 @@ def _learn(points: list[list[Any]]) -> dict[str, Any]:
 
 
 def _violated(test: str, recent: deque[list[Any]]) -> tuple[str, ...]:
+    """The sides ("+", "-") on which the test's pattern holds over the newest points."""
     size, needed, limit = _PATTERNS[test]
-    if len(recent) < needed:
+    n = len(recent)
+    if n < needed:
         return ()
-    window = list(recent)[-size:]
-    high = sum(1 for p in window if p[3] > limit)
-    low = sum(1 for p in window if p[3] < -limit)
-    return tuple(side for side, n in (("+", high), ("-", low)) if n >= needed)
+    high = low = 0
+    for i in range(n - size if n > size else 0, n):  # the newest `size` points
+        z = recent[i][3]
+        if z > limit:
+            high += 1
+        elif z < -limit:
+            low += 1
+    if high >= needed:
+        return ("+", "-") if low >= needed else ("+",)
+    return ("-",) if low >= needed else ()
 
 
 def _fire(
