@@ -457,7 +457,7 @@ rules:
   - ref: probe.quiet
     streams: "probe/*"
     kind: silence
-    for: 2s
+    for: 3s
     severity: warning
     recommendation: "Check the link of {stream}: nothing for {gap}."
 """
@@ -487,10 +487,10 @@ def test_silence_is_seen_by_a_pass_with_no_new_events_on_the_database_clock(
     [first] = _pass(pool, conn, me)
     assert (first.counts.events, first.counts.detections) == (3, 0)
 
-    # Let two seconds pass on the database's clock (not only ours).
+    # Let the rule's three seconds pass on the database's clock (not only ours).
     while True:
         row = conn.execute(
-            "SELECT extract(epoch FROM last_event_at + interval '2.2 s' - now())::float "
+            "SELECT extract(epoch FROM last_event_at + interval '3.2 s' - now())::float "
             "FROM stream WHERE key = 'probe/a'"
         ).fetchone()
         assert row is not None
@@ -509,7 +509,7 @@ def test_silence_is_seen_by_a_pass_with_no_new_events_on_the_database_clock(
     assert ref == "probe.quiet"
     # The pass looked at the database's now(), within the run, past the limit.
     assert started_at <= last_seen <= finished_at
-    assert last_seen - last_event_at > timedelta(seconds=2)
+    assert last_seen - last_event_at > timedelta(seconds=3)
     window = conn.execute("SELECT data FROM evidence WHERE kind = 'window'").fetchone()
     assert window is not None and window[0]["seen"] == "at pass time"
     assert _count(conn, "recommendation") == 1
