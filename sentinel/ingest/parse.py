@@ -1,5 +1,8 @@
 """Lines of input → `Event | Rejection`. Pure: no database, no I/O.
 
+This is the reference for what is valid and why not; `sentinel.ingest.rows`
+has a faster JSON Lines path that hands every unusual line to it.
+
 The contract (DESIGN.md, "Event formats for sentinel ingest"):
 
 - JSON Lines: one object a line with `source`, `stream`, `kind` (default

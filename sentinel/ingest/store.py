@@ -111,13 +111,14 @@ def ingest_lines(
     unusable.
     """
     defaults = parse.Defaults(source=source, stream=stream, tz=tz)
+    chunks: Iterator[rows.Chunk]
     if fmt == "jsonl":
-        items = parse.parse_jsonl_lines(lines, defaults=defaults, name=name)
+        chunks = rows.jsonl_chunks(lines, defaults=defaults, name=name, batch_size=batch_size)
     elif fmt == "csv":
         items = parse.parse_csv_rows(lines, defaults=defaults, name=name)
+        chunks = rows.event_chunks(items, name=name, batch_size=batch_size)
     else:
         raise InputError(f"unknown format {fmt!r} (use one of: {', '.join(FORMATS)})")
-    chunks = rows.event_chunks(items, name=name, batch_size=batch_size)
     try:
         return _store(
             conn, chunks, strict=strict, name=name, progress=progress, on_reject=on_reject

@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from sentinel.ingest import parse
+from sentinel.ingest import parse, rows
 from sentinel.ingest.parse import Defaults, Event, Rejection
 
 GOOD = {
@@ -209,3 +211,215 @@ def test_csv_quoted_cells_spanning_lines_keep_later_line_numbers_right() -> None
 def test_csv_without_a_time_column_is_a_header_error() -> None:
     with pytest.raises(parse.HeaderError, match="no occurred_at or timestamp"):
         list(parse.parse_csv_rows(["when,v\n", "x,1\n"], name="f.csv"))
+
+
+# The fast JSON Lines path (sentinel.ingest.rows) against the reference
+# (parse.parse_jsonl_lines): the same rows, rejections, streams and chunks.
+
+
+def reference_chunks(
+    lines: list[str], defaults: Defaults, batch_size: int, chunk_size: int
+) -> list[rows.Chunk]:
+    items = parse.parse_jsonl_lines(lines, defaults=defaults, name="f")
+    return list(rows.event_chunks(items, name="f", batch_size=batch_size, chunk_size=chunk_size))
+
+
+def fast_chunks(
+    lines: list[str], defaults: Defaults, batch_size: int, chunk_size: int
+) -> list[rows.Chunk]:
+    return list(
+        rows.jsonl_chunks(
+            lines, defaults=defaults, name="f", batch_size=batch_size, chunk_size=chunk_size
+        )
+    )
+
+
+def _unescape(field: bytes) -> str:
+    text = field.decode()
+    out, i = [], 0
+    while i < len(text):
+        if text[i] == "\\":
+            out.append({"t": "\t", "n": "\n", "r": "\r", "\\": "\\"}[text[i + 1]])
+            i += 2
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def _same_row(a: bytes, b: bytes) -> bool:
+    """Two COPY rows that Postgres stores alike: equal text fields, the same
+    instant, the same JSON payload (orjson and json spell some floats apart)."""
+    fa, fb = a.split(b"\t"), b.split(b"\t")
+    assert len(fa) == len(fb) == 6, (a, b)
+    if [fa[i] for i in (0, 1, 2, 4)] != [fb[i] for i in (0, 1, 2, 4)]:
+        return False
+    ta, tb = (datetime.fromisoformat(f[3].decode()) for f in (fa, fb))
+    assert ta.tzinfo is not None and tb.tzinfo is not None
+    pa, pb = (json.loads(_unescape(f[5])) for f in (fa, fb))
+    return ta == tb and pa == pb and json.dumps(pa) == json.dumps(pb)
+
+
+def assert_same_chunks(lines: list[str], defaults: Defaults = Defaults(), size: int = 4) -> None:
+    for batch_size, chunk_size in ((size, size), (2 * size + 1, size), (10_000, 1_000)):
+        expected = reference_chunks(lines, defaults, batch_size, chunk_size)
+        got = fast_chunks(lines, defaults, batch_size, chunk_size)
+        assert len(got) == len(expected)
+        for e, g in zip(expected, got, strict=True):
+            assert (g.rows, g.items, g.streams, g.ends_batch) == (
+                e.rows,
+                e.items,
+                e.streams,
+                e.ends_batch,
+            )
+            assert [(r.line, r.reason, r.name) for r in g.rejections] == [
+                (r.line, r.reason, r.name) for r in e.rejections
+            ]
+            got_rows, expected_rows = g.data.split(b"\n"), e.data.split(b"\n")
+            assert len(got_rows) == len(expected_rows)
+            for x, y in zip(expected_rows, got_rows, strict=True):
+                assert x == y or _same_row(x, y), (x, y)
+
+
+TRICKY = [
+    line(),
+    line(external_id=...),
+    line(external_id=...),
+    line(external_id=42),
+    line(external_id=2**70),
+    line(external_id=True),
+    line(external_id=""),
+    line(source="tab\there", stream="new\nline", kind="back\\slash", external_id="cr\r"),
+    line(source="nul\u0000"),
+    line(external_id="nul\u0000"),
+    line(payload={"note": "a\u0000b"}),
+    line(payload={"path": "C:\\u0000"}),
+    line(payload={"quote": 'say "hi"', "uni": "ünïcödé \u2028 😀", "ctl": "\x01"}),
+    line(payload={"big": 123456789012345678901234567890, "neg": -(2**63) - 1}),
+    line(payload={"u64": 2**64 - 1, "i64": -(2**63), "wide": 9.3e18, "small": 1e-5}),
+    line(payload={"nested": [1, {"deep": [10**30]}], "f": 1e16}),
+    line(payload=None),
+    line(payload={}),
+    line(payload=[1]),
+    '{"source": "s", "stream": "t", "occurred_at": "2026-01-01", "payload": {"v": NaN}}',
+    '{"source": "s", "stream": "t", "occurred_at": "2026-01-01", "payload": {"v": 1e400}}',
+    '{"source": "s", "stream": "t", "occurred_at": "2026-01-01", "payload": {"v": "\\ud800"}}',
+    '{"source": "s", "source": "dup", "stream": "t", "occurred_at": "2026-01-01Z"}',
+    line(occurred_at="2026-11-22T10:00:00.1234567Z"),
+    line(occurred_at="2026-11-22T10:00:00.5+05:30"),
+    line(occurred_at="2026-11-22T10:00:00-00:00"),
+    line(occurred_at="2026-11-22 10:00:00"),
+    line(occurred_at="20261122T100000Z"),
+    line(occurred_at="2026-11-22T10:00:00z"),
+    line(occurred_at="2026-02-30T10:00:00Z"),
+    line(occurred_at="2026-11-22T10:00:00+15:59"),
+    line(occurred_at=None),
+    line(source=None),
+    line(stream=[]),
+    line(kind=""),
+    line(temperature=1),
+    "{broken",
+    "[]",
+    "   ",
+    "",
+    "\ufeff" + line(),
+    "  " + line(external_id="padded") + "  \r\n",
+    '{"source": "s", "stream": "t", "occurred_at": "2026-01-01", "payload": {"v": "\udcff"}}',
+]
+
+
+@pytest.mark.parametrize(
+    "defaults",
+    [Defaults(), Defaults(source="cli", stream="cli/s"), Defaults(tz=ZoneInfo("Europe/Paris"))],
+)
+def test_the_fast_path_matches_the_reference_on_tricky_lines(defaults: Defaults) -> None:
+    assert_same_chunks(TRICKY, defaults)
+
+
+def test_the_fast_path_keeps_wide_integers_exact() -> None:
+    (chunk,) = fast_chunks([line(payload={"n": 123456789012345678901234567890})], Defaults(), 1, 1)
+    assert chunk.data.endswith(b'\t{"n":123456789012345678901234567890}\n')
+
+
+def test_chunks_never_straddle_a_batch() -> None:
+    lines = [line(external_id=str(i)) for i in range(17)]
+    lines[3] = "{bad"
+    lines.insert(5, "\n")  # blank lines are not items
+    chunks = fast_chunks(lines, Defaults(), 7, 3)
+    assert [(c.items, c.ends_batch) for c in chunks] == [
+        (3, False),
+        (3, False),
+        (1, True),
+        (3, False),
+        (3, False),
+        (1, True),
+        (3, False),  # the input's end ends the last batch
+    ]
+    assert sum(c.rows for c in chunks) == 16
+    assert [r.line for c in chunks for r in c.rejections] == [4]
+
+
+_chars = st.sampled_from(list('ab/\t\n\r\\"\x01é😀\u2028')) | st.characters(
+    blacklist_categories=["Cs"], blacklist_characters="\x00"
+)
+_text = st.text(_chars, max_size=6)
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([2**63, 2**64 - 1, 2**64, -(2**63) - 1, 10**30]),
+    st.floats(allow_nan=False, allow_infinity=False),
+    _text,
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
+    max_leaves=6,
+)
+# Mostly valid fields, so that most lines are events and take the fast path.
+
+
+def _mostly(valid: st.SearchStrategy[object], *others: st.SearchStrategy[object]) -> object:
+    """Nine draws in ten from `valid`: most lines are events, on the fast path."""
+    return st.integers(0, 9).flatmap(lambda i: valid if i else st.one_of(*others))
+
+
+_name = _mostly(_text.filter(bool), st.just(...), _scalars)
+_valid_stamp = st.one_of(
+    st.datetimes(timezones=st.none() | st.timezones()).map(lambda d: d.isoformat()),
+    st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat().replace("+00:00", "Z")),
+)
+_stamps = _mostly(
+    _valid_stamp,
+    st.sampled_from(["2026-11-22T10:00:00.25+02:00", "2026-11-22 10:00", "soon", "2026"]),
+    st.just(...),
+    _scalars,
+)
+_payloads = _mostly(st.dictionaries(_text, _values, max_size=4), st.just(...), _values)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "source": _name,
+                "stream": _name,
+                "kind": _name,
+                "occurred_at": _stamps,
+                "external_id": st.one_of(st.just(...), st.sampled_from(["x", "y"]), _name),
+                "payload": _payloads,
+            }
+        ),
+        max_size=12,
+    ),
+    st.booleans(),
+)
+def test_the_fast_path_matches_the_reference_on_generated_lines(
+    objects: list[dict[str, object]], ascii_only: bool
+) -> None:
+    lines = [
+        json.dumps({k: v for k, v in obj.items() if v is not ...}, ensure_ascii=ascii_only)
+        for obj in objects
+    ]
+    assert_same_chunks(lines, Defaults(source="cli"), size=3)
