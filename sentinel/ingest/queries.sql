@@ -25,36 +25,28 @@ FROM STDIN
 COPY event (source, stream, kind, occurred_at, external_id, payload)
 FROM STDIN
 
--- name: touch_streams
--- After `copy_event`: every stream of the batch got a new event. Created on
--- first sight; last_event_at moves forward, never back. Key order keeps
--- concurrent ingests from locking the same streams in opposite orders.
-INSERT INTO stream (key, last_event_at)
-SELECT key, now() FROM unnest(%(keys)s::text[]) AS key ORDER BY key
-ON CONFLICT (key) DO UPDATE
-SET last_event_at = greatest(stream.last_event_at, excluded.last_event_at)
-
--- name: create_streams
--- Streams come into being on first sight; key order keeps concurrent
--- ingests from locking the same new keys in opposite orders.
-INSERT INTO stream (key)
-SELECT DISTINCT stream FROM sentinel_ingest_staging ORDER BY 1
-ON CONFLICT (key) DO NOTHING
-
 -- name: insert_events
--- Stores what is new (in input order; `xact` and `received_at` are the
--- database's), skips what (source, external_id) says is already stored, and
--- moves each touched stream's last_event_at forward, never back. Returns how
--- many rows were stored.
+-- From staging: stores what is new (in input order; `xact` and `received_at`
+-- are the database's) and skips what (source, external_id) says is already
+-- stored. Returns how many rows were stored, and their streams.
 WITH inserted AS (
     INSERT INTO event (source, stream, kind, occurred_at, external_id, payload)
     SELECT source, stream, kind, occurred_at, external_id, payload
     FROM sentinel_ingest_staging
     ON CONFLICT (source, external_id) DO NOTHING
     RETURNING stream
-), touched AS (
-    UPDATE stream
-    SET last_event_at = greatest(stream.last_event_at, now())
-    WHERE stream.key IN (SELECT DISTINCT stream FROM inserted)
 )
-SELECT count(*) FROM inserted
+SELECT count(*), coalesce(array_agg(DISTINCT stream), '{}') FROM inserted
+
+-- name: upsert_streams
+-- After a batch's events (either way in): its streams come into being on
+-- first sight, and those that got a new event move last_event_at forward,
+-- never back. One statement in key order, after the events, on both paths:
+-- concurrent ingests lock events and streams in the same order.
+INSERT INTO stream (key, last_event_at)
+SELECT key, CASE WHEN key = ANY(%(touched)s::text[]) THEN now() END
+FROM unnest(%(keys)s::text[]) AS key
+ORDER BY key
+ON CONFLICT (key) DO UPDATE
+SET last_event_at = greatest(stream.last_event_at, excluded.last_event_at)
+WHERE excluded.last_event_at IS NOT NULL

@@ -13,6 +13,8 @@ transaction that is rolled back if any line is rejected: all or nothing.
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
@@ -33,8 +35,10 @@ SQL = queries.beside(__file__)
 BATCH_SIZE = 10_000
 # Rejections kept on the result (all are counted, and all reach on_reject).
 KEPT_REJECTIONS = 10_000
-# A batch that loses a deadlock against a concurrent ingest is retried.
-DEADLOCK_RETRIES = 3
+# A batch that loses a deadlock against a concurrent ingest is retried, after
+# a jittered pause (seconds, times the attempt) that lets the other commit.
+DEADLOCK_RETRIES = 5
+DEADLOCK_BACKOFF = 0.1
 
 Format = Literal["jsonl", "csv"]
 FORMATS: tuple[Format, ...] = ("jsonl", "csv")
@@ -232,6 +236,11 @@ class _Writer:
                 if deadlocks == DEADLOCK_RETRIES:
                     raise
                 log.warning("ingest batch deadlocked; retrying", extra={"attempt": deadlocks})
+                # Another ingest is storing the same events: let it commit
+                # first, then sort them out through staging, which holds the
+                # event locks for one INSERT rather than a whole COPY.
+                time.sleep(random.uniform(0.5, 1.5) * DEADLOCK_BACKOFF * deadlocks)
+                self.direct = False
                 continue
             if batch.staged:
                 self.tally.stored(stored, batch.staged)
@@ -244,7 +253,8 @@ class _Writer:
             with cur.copy(SQL["copy_event"]) as copy:
                 batch.feed(copy)
             if batch.staged:
-                cur.execute(SQL["touch_streams"], {"keys": sorted(batch.streams)})
+                keys = sorted(batch.streams)
+                cur.execute(SQL["upsert_streams"], {"keys": keys, "touched": keys})
         return batch.staged
 
     def _staged(self, batch: _Batch) -> int:
@@ -259,11 +269,13 @@ class _Writer:
                 batch.feed(copy)
             if not batch.staged:
                 return 0
-            cur.execute(SQL["create_streams"])
             cur.execute(SQL["insert_events"])
             row = cur.fetchone()
             assert row is not None
-            return int(row[0])
+            stored, touched = int(row[0]), list(row[1])
+            keys = sorted(batch.streams)
+            cur.execute(SQL["upsert_streams"], {"keys": keys, "touched": touched})
+            return stored
 
 
 class _Batch:

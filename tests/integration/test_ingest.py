@@ -283,3 +283,30 @@ def test_a_rejected_line_inside_a_batch_is_reported_and_its_batch_stored(
     assert (result.accepted, result.duplicate, result.rejected_count) == (11, 0, 1)
     assert seen == [7] and result.rejected[0].line == 7
     assert len(events(conn)) == 11
+
+
+def test_concurrent_ingests_in_opposite_orders_store_each_event_once(db_url: str) -> None:
+    lines = [jl(external_id=f"e{i}", stream=f"s/{i // 150}") for i in range(2000)]
+    inputs = [lines, lines[::-1], lines[500:]]
+    results: list[IngestResult] = []
+    errors: list[BaseException] = []
+
+    def run(own_lines: list[str]) -> None:
+        try:
+            with psycopg.connect(db_url, autocommit=True) as own:
+                results.append(ingest_lines(own, own_lines, fmt="jsonl", batch_size=250))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in inputs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sum(r.accepted for r in results) == 2000
+    assert sum(r.accepted + r.duplicate for r in results) == sum(map(len, inputs))
+    with psycopg.connect(db_url) as check:
+        assert check.execute("SELECT count(*) FROM event").fetchone() == (2000,)
+        row = check.execute("SELECT count(*), count(last_event_at) FROM stream").fetchone()
+        assert row == (14, 14)
