@@ -116,17 +116,25 @@ class Defaults:
 
 def parse_timestamp(value: object, tz: tzinfo = UTC) -> datetime | str:
     """An aware datetime, or the reason the value is not an ISO-8601 timestamp.
-    (A datetime is accepted as is, for events built in Python.)"""
+    (A datetime is accepted as is, for events built in Python.) An instant
+    that falls outside years 1-9999 once in UTC (say, year 1 at +14:00) is
+    refused: Python cannot hold it in UTC, nor read it back from Postgres."""
     if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=tz)
-    if not isinstance(value, str):
+        moment = value
+    elif not isinstance(value, str):
         return f"occurred_at must be an ISO-8601 string, got {_json_type(value)}"
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return f"occurred_at is not an ISO-8601 timestamp: {value[:60]!r}"
+    else:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return f"occurred_at is not an ISO-8601 timestamp: {value[:60]!r}"
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
+    if not 1 < moment.year < 9999:
+        try:
+            moment.astimezone(UTC)
+        except OverflowError:
+            return f"occurred_at is out of range once in UTC: {str(value)[:60]!r}"
     return moment
 
 

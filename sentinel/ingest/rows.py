@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -40,8 +40,16 @@ class Chunk:
 
 
 def copy_time(moment: datetime) -> str:
-    """An aware datetime as COPY text for a timestamptz column."""
+    """An aware datetime as COPY text for a timestamptz column. Postgres
+    refuses a UTC offset of 16 hours or more, which Python allows: such an
+    instant goes in UTC."""
+    offset = moment.utcoffset()
+    if offset is not None and not -_MAX_OFFSET < offset < _MAX_OFFSET:
+        moment = moment.astimezone(UTC)
     return moment.isoformat()
+
+
+_MAX_OFFSET = timedelta(hours=16)
 
 
 def copy_row(event: Event) -> bytes:
@@ -175,7 +183,8 @@ def jsonl_chunks(
                 moment = from_iso(stamp)
             except ValueError:
                 moment = None
-            if moment is not None:
+            # (Years 1 and 9999 may not hold in UTC: the reference decides.)
+            if moment is not None and 1 < moment.year < 9999:
                 if zoned(stamp):
                     at = stamp
                 else:

@@ -123,6 +123,22 @@ def test_naive_timestamps_are_stored_in_the_given_timezone(conn: psycopg.Connect
     ]
 
 
+def test_extreme_offsets_are_stored_or_rejected_never_fatal(conn: psycopg.Connection) -> None:
+    lines = [
+        jl(external_id="far-east", occurred_at="2026-11-22T10:00:00+16:00"),
+        jl(external_id="year-0", occurred_at="0001-01-01T05:00:00+14:00"),
+        jl(external_id=..., occurred_at="0001-01-01T05:00:00+14:00"),
+        jl(external_id="fine", occurred_at="0001-01-01T15:00:00+14:00"),
+    ]
+    result = ingest_lines(conn, lines, fmt="jsonl")
+    assert (result.accepted, result.rejected_count) == (2, 2)
+    assert [r.line for r in result.rejected] == [2, 3]
+    assert [row[3] for row in events(conn)] == [
+        datetime(2026, 11, 21, 18, tzinfo=UTC),
+        datetime(1, 1, 1, 1, tzinfo=UTC),
+    ]
+
+
 def test_strict_stores_nothing_when_any_line_is_rejected(conn: psycopg.Connection) -> None:
     lines = [jl(external_id=f"e{i}") for i in range(30)] + ["{broken\n"]
     result = ingest_lines(conn, lines, fmt="jsonl", strict=True, batch_size=10)

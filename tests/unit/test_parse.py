@@ -76,6 +76,19 @@ def test_an_escaped_backslash_before_u0000_is_not_a_nul() -> None:
     assert isinstance(parse.parse_jsonl_line(line(payload={"path": "C:\\u0000"}), 1), Event)
 
 
+def test_offsets_postgres_refuses_are_stored_as_the_same_instant_in_utc() -> None:
+    event = parse.parse_jsonl_line(line(occurred_at="2026-11-22T10:00:00+16:00"), 1)
+    assert isinstance(event, Event)
+    assert b"\t2026-11-21T18:00:00+00:00\t" in rows.copy_row(event)
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T05:00:00+14:00", "9999-12-31T20:00:00-05:00"])
+def test_instants_beyond_years_1_to_9999_in_utc_are_rejected(stamp: str) -> None:
+    for text in (line(occurred_at=stamp), line(occurred_at=stamp, external_id=...)):
+        result = parse.parse_jsonl_line(text, 3)
+        assert isinstance(result, Rejection) and "out of range" in result.reason
+
+
 def test_kind_defaults_to_event_and_payload_to_empty_object() -> None:
     event = parse.parse_jsonl_line(line(kind=..., payload=...), 1)
     assert isinstance(event, Event)
@@ -313,6 +326,12 @@ TRICKY = [
     line(occurred_at="2026-11-22T10:00:00z"),
     line(occurred_at="2026-02-30T10:00:00Z"),
     line(occurred_at="2026-11-22T10:00:00+15:59"),
+    line(occurred_at="2026-11-22T10:00:00+16:00"),
+    line(occurred_at="2026-11-22T10:00:00-23:59", external_id=...),
+    line(occurred_at="0001-01-01T05:00:00+14:00"),
+    line(occurred_at="0001-01-01T05:00:00+14:00", external_id=...),
+    line(occurred_at="0001-01-01T15:00:00+14:00", external_id=...),
+    line(occurred_at="9999-12-31T20:00:00-05:00"),
     line(occurred_at=None),
     line(source=None),
     line(stream=[]),
