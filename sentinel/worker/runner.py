@@ -61,11 +61,7 @@ class PassRunner:
             store = RunStore(conn)
             if result.findings and not store.lock_for_completion(claim, worker_id):
                 return LeaseLost(claim.id)  # before writing anything
-            # Pipelined: one round trip per new detection instead of three
-            # (its evidence and recommendation travel with the next insert).
-            # FindingStore must therefore not COPY here.
-            with conn.pipeline():
-                written = FindingStore(conn).write(claim.id, result.findings)
+            written = FindingStore(conn).write(claim.id, result.findings)
             store.save_states(claim.stream_id, changed)
             counts = Counts(
                 events=len(events),
