@@ -3,6 +3,12 @@ derive nothing, COPY into staging, INSERT … ON CONFLICT into `event`, streams
 upserted) against `psql \\copy` of the same rows into a plain table, on the
 same database, alternating, several rounds, medians.
 
+For reference it also times `psql \\copy` of the same rows straight into
+`event` (its indexes and defaults, no validation, no dedup): the ceiling the
+table itself sets for any ingest path. And where the server runs on this
+machine, the CPU an ingest costs per event in Python and in its server
+backend.
+
 Also the peak RSS of an ingest at two file sizes (a tenth of the file and the
 whole file), each in a fresh process, to show memory does not grow with the
 input.
@@ -33,6 +39,7 @@ from bench._common import median, print_ratio, print_table, throwaway_database
 from sentinel.ingest.store import ingest_lines
 
 STREAMS = 50
+EVENT_COLUMNS = "event (source, stream, kind, occurred_at, external_id, payload)"
 PLAIN_TABLE = """
 CREATE TABLE IF NOT EXISTS bench_plain (
     source text, stream text, kind text, occurred_at timestamptz, external_id text,
@@ -67,6 +74,10 @@ def write_inputs(folder: Path, lines: int) -> tuple[Path, Path]:
     return jsonl, tsv
 
 
+def _rounds(rates: list[float]) -> str:
+    return ", ".join(f"{v:,.0f}" for v in rates)
+
+
 def psql_binary() -> str:
     found = shutil.which("psql")
     if found:
@@ -84,17 +95,30 @@ def reset(url: str) -> None:
         conn.execute("CHECKPOINT")
 
 
-def time_ingest(url: str, path: Path) -> tuple[float, int]:
+def time_ingest(url: str, path: Path) -> tuple[float, int, tuple[float, float] | None]:
+    """Seconds, events stored, and (Python, server backend) CPU seconds when
+    the backend is a process of this machine."""
     reset(url)
     with psycopg.connect(url, autocommit=True) as conn, path.open(encoding="utf-8") as handle:
+        backend = Path(f"/proc/{conn.info.backend_pid}/stat")
+        local = backend.exists() and "postgres" in Path(backend.parent, "cmdline").read_text()
+        server_before = _cpu_seconds(backend) if local else 0.0
+        python_before = time.process_time()
         started = time.perf_counter()
         result = ingest_lines(conn, handle, fmt="jsonl", name=str(path))
         elapsed = time.perf_counter() - started
+        python = time.process_time() - python_before
+        cpu = (python, _cpu_seconds(backend) - server_before) if local else None
     assert result.rejected_count == 0, result.rejected[:3]
-    return elapsed, result.accepted
+    return elapsed, result.accepted, cpu
 
 
-def time_copy(url: str, path: Path) -> float:
+def _cpu_seconds(stat: Path) -> float:
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def time_copy(url: str, path: Path, table: str = "bench_plain") -> float:
     reset(url)
     started = time.perf_counter()
     subprocess.run(
@@ -107,7 +131,7 @@ def time_copy(url: str, path: Path) -> float:
             "-d",
             url,
             "-c",
-            f"\\copy bench_plain FROM '{path}'",
+            f"\\copy {table} FROM '{path}'",
         ],
         check=True,
     )
@@ -151,21 +175,30 @@ def main() -> None:
         with throwaway_database() as url:
             ours: list[float] = []
             bare: list[float] = []
+            table: list[float] = []
+            cpus: list[tuple[float, float]] = []
             for _ in range(args.rounds):
-                elapsed, accepted = time_ingest(url, jsonl)
+                elapsed, accepted, cpu = time_ingest(url, jsonl)
                 assert accepted == args.lines
                 ours.append(args.lines / elapsed)
+                if cpu is not None:
+                    cpus.append(cpu)
                 bare.append(args.lines / time_copy(url, tsv))
+                table.append(args.lines / time_copy(url, tsv, EVENT_COLUMNS))
             rss_small = peak_rss_mib(url, small_jsonl)
             rss_big = peak_rss_mib(url, jsonl)
         ingest_rate, copy_rate = median(ours), median(bare)
         print_table(
             ["path", "events/s (median)", "rounds"],
             [
-                ["sentinel ingest", ingest_rate, ", ".join(f"{v:,.0f}" for v in ours)],
-                ["psql \\copy", copy_rate, ", ".join(f"{v:,.0f}" for v in bare)],
+                ["sentinel ingest", ingest_rate, _rounds(ours)],
+                ["psql \\copy", copy_rate, _rounds(bare)],
+                ["psql \\copy into event", median(table), _rounds(table)],
             ],
         )
+        if cpus:
+            python, server = (median([c[i] for c in cpus]) * 1e6 / args.lines for i in (0, 1))
+            print(f"ingest CPU per event: Python {python:.2f} µs, server backend {server:.2f} µs")
         print()
         print_table(
             ["input lines", "file MiB", "ingest peak RSS MiB"],
