@@ -28,6 +28,16 @@ class Counts:
     problems: int = 0
     severities: tuple[str, ...] = ()  # of the new detections
 
+    def plus(self, other: Counts) -> Counts:
+        return Counts(
+            events=self.events + other.events,
+            detections=self.detections + other.detections,
+            evidence=self.evidence + other.evidence,
+            recommendations=self.recommendations + other.recommendations,
+            problems=self.problems + other.problems,
+            severities=self.severities + other.severities,
+        )
+
 
 @dataclass(frozen=True)
 class Completed:

@@ -88,26 +88,29 @@ VALUES (%(stream_id)s, %(rule_ref)s, %(state)s, now())
 ON CONFLICT (stream_id, rule_ref) DO UPDATE SET state = EXCLUDED.state, updated = now()
 
 -- name: complete
--- Fenced completion in one statement: the run succeeds only if this worker
--- still holds it (owner, fence, running) and the stream's cursor is still
--- where the pass started (a replay meanwhile wins); then the cursor advances.
--- Atomic on its own; the caller wraps it with the findings in one transaction.
+-- Fenced completion of one batch in one statement: only if this worker still
+-- holds the run (owner, fence, running) and the stream's cursor is still
+-- where the batch started (a replay meanwhile wins); then the cursor
+-- advances. The run's counts add up over its batches; the last batch
+-- (%(final)s) marks it succeeded. Atomic on its own; the caller wraps it with
+-- the findings in one transaction.
 WITH cursor_unmoved AS (
     SELECT id FROM stream
      WHERE id = %(stream_id)s AND cursor_xid = %(from_xact)s
        FOR UPDATE
 ), done AS (
     UPDATE run
-       SET status = 'succeeded',
-           lease_expires_at = NULL,
-           finished_at = now(),
-           first_event_id = %(first_event_id)s,
-           last_event_id = %(last_event_id)s,
-           event_count = %(event_count)s,
-           detection_count = %(detection_count)s,
-           evidence_count = %(evidence_count)s,
-           recommendation_count = %(recommendation_count)s,
-           problems = %(problems)s,
+       SET status = CASE WHEN %(final)s THEN 'succeeded'::run_status ELSE status END,
+           lease_expires_at = CASE WHEN %(final)s THEN NULL ELSE lease_expires_at END,
+           finished_at = CASE WHEN %(final)s THEN now() END,
+           first_event_id = coalesce(first_event_id, %(first_event_id)s),
+           last_event_id = coalesce(%(last_event_id)s, last_event_id),
+           event_count = event_count + %(event_count)s,
+           detection_count = detection_count + %(detection_count)s,
+           evidence_count = evidence_count + %(evidence_count)s,
+           recommendation_count = recommendation_count + %(recommendation_count)s,
+           problems = CASE WHEN jsonb_array_length(problems) >= %(max_problems)s THEN problems
+                           ELSE problems || %(problems)s END,
            error = NULL
      WHERE id = %(run_id)s AND fence = %(fence)s AND lease_owner = %(worker_id)s
        AND status = 'running'
@@ -124,7 +127,7 @@ WITH cursor_unmoved AS (
 SELECT EXISTS (SELECT 1 FROM done) AS completed,
        EXISTS (SELECT 1 FROM cursor_unmoved) AS cursor_unmoved,
        (SELECT count(*) FROM moved) AS moved,
-       pg_notify('sentinel_run', '')
+       CASE WHEN %(final)s THEN pg_notify('sentinel_run', '') END
 
 -- name: fail
 -- Back to the queue after a backoff, or dead after max_attempts. Fenced.

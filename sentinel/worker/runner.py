@@ -1,10 +1,13 @@
 """One sentinel pass: a stream's new events through the rules, and the results
-written in one fenced transaction with the cursor and the rules' state."""
+written batch by batch, each in one fenced transaction with the cursor and the
+rules' state."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -14,15 +17,30 @@ from sentinel.findings.store import FindingStore
 from sentinel.rules.model import Event, StreamPass
 from sentinel.worker.models import Claim, Completed, Counts, LeaseLost
 from sentinel.worker.packs import RuleSource
-from sentinel.worker.store import Completion, RunStore
+from sentinel.worker.store import MAX_PROBLEMS_KEPT, Completion, RunStore
 
 log = logging.getLogger(__name__)
-
-MAX_PROBLEMS_KEPT = 100
 
 
 class CursorMoved(Exception):
     """The stream's cursor moved while the pass ran (a replay): run it again."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The events of one batch of a pass and where it sits in the stream."""
+
+    from_xact: int
+    upper: int
+    horizon: int
+    events: list[Event]
+    states: dict[str, dict[str, Any]]
+    db_now: datetime
+    last_event_at: datetime | None
+
+    @property
+    def final(self) -> bool:
+        return self.upper >= self.horizon
 
 
 class PassRunner:
@@ -34,37 +52,68 @@ class PassRunner:
     def run(
         self, claim: Claim, worker_id: int, lost: threading.Event | None = None
     ) -> Completed | LeaseLost:
+        """Everything the stream had when the pass started, in batches of about
+        `batch_events`, each committed (findings, state, cursor) on its own so a
+        stream far behind catches up in one run and a retry resumes from the
+        last committed batch."""
         engine = self.rules.engine()
+        total = Counts()
+        horizon: int | None = None  # fixed at the start: a busy stream still ends
+        while True:
+            batch = self._read(claim, horizon)
+            horizon = batch.horizon
+            result = engine.run(
+                claim.stream,
+                batch.events,
+                batch.states,
+                now=batch.db_now,
+                last_event_at=batch.last_event_at,
+            )
+            if lost is not None and lost.is_set():
+                return LeaseLost(claim.id)
+            counts = self._commit(claim, worker_id, batch, result)
+            if counts is None:
+                return LeaseLost(claim.id)
+            total = total.plus(counts)
+            if batch.final:
+                return Completed(claim.id, total)
+
+    def _read(self, claim: Claim, horizon: int | None) -> Batch:
         with self.pool.connection() as conn:
             store = RunStore(conn)
             bounds = store.pass_bounds(claim.stream_id)
             from_xact = int(bounds["cursor_xid"])
-            horizon = max(int(bounds["horizon"]), from_xact)
+            if horizon is None:
+                horizon = int(bounds["horizon"])
+            horizon = max(horizon, from_xact)
             upper = store.batch_upper(claim.stream, from_xact, horizon, self.batch_events)
             rows = store.events(claim.stream, from_xact, upper)
             states = store.rule_states(claim.stream_id)
-        events = [Event(*row) for row in rows]
-        result = engine.run(
-            claim.stream,
-            events,
-            states,
-            now=bounds["db_now"],
+        return Batch(
+            from_xact=from_xact,
+            upper=upper,
+            horizon=horizon,
+            events=[Event(*row) for row in rows],
+            states=states,
+            db_now=bounds["db_now"],
             last_event_at=bounds["last_event_at"],
         )
-        if lost is not None and lost.is_set():
-            return LeaseLost(claim.id)
-        changed = {ref: st for ref, st in result.states.items() if states.get(ref) != st}
-        last_id = max((e.id for e in events), default=None)
-        first_id = min((e.id for e in events), default=None)
+
+    def _commit(
+        self, claim: Claim, worker_id: int, batch: Batch, result: StreamPass
+    ) -> Counts | None:
+        """One fenced transaction; None if the lease was lost (nothing written)."""
+        changed = {ref: st for ref, st in result.states.items() if batch.states.get(ref) != st}
+        ids = [e.id for e in batch.events]
         lease_lost = False
         with self.pool.connection() as conn, conn.transaction():
             store = RunStore(conn)
             if result.findings and not store.lock_for_completion(claim, worker_id):
-                return LeaseLost(claim.id)  # before writing anything
+                return None  # before writing anything
             written = FindingStore(conn).write(claim.id, result.findings)
             store.save_states(claim.stream_id, changed)
             counts = Counts(
-                events=len(events),
+                events=len(batch.events),
                 detections=written.detections,
                 evidence=written.evidence,
                 recommendations=written.recommendations,
@@ -74,21 +123,20 @@ class PassRunner:
             outcome = store.complete(
                 claim,
                 worker_id,
-                from_xact=from_xact,
-                to_xact=upper,
-                first_event_id=first_id,
-                last_event_id=last_id,
+                from_xact=batch.from_xact,
+                to_xact=batch.upper,
+                first_event_id=min(ids, default=None),
+                last_event_id=max(ids, default=None),
                 counts=counts,
                 problems=_problems(result),
+                final=batch.final,
             )
             if outcome is Completion.CURSOR_MOVED:
                 raise CursorMoved(f"cursor of {claim.stream} moved during the pass")
             if outcome is Completion.LEASE_LOST:
                 lease_lost = True
                 raise psycopg.Rollback  # undo the findings; leave the run alone
-        if lease_lost:
-            return LeaseLost(claim.id)
-        return Completed(claim.id, counts)
+        return None if lease_lost else counts
 
 
 def _problems(result: StreamPass) -> list[dict[str, Any]]:

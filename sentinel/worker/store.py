@@ -17,6 +17,7 @@ from sentinel.worker.models import Claim, Counts, RunSummary
 SQL = queries.beside(__file__)
 
 RUN_CHANNEL = "sentinel_run"
+MAX_PROBLEMS_KEPT = 100  # evaluation problems recorded on one run
 
 
 class Completion(Enum):
@@ -119,6 +120,7 @@ class RunStore:
         last_event_id: int | None,
         counts: Counts,
         problems: list[dict[str, Any]],
+        final: bool = True,
     ) -> Completion:
         row = self.conn.execute(
             SQL["complete"],
@@ -136,6 +138,8 @@ class RunStore:
                 "evidence_count": counts.evidence,
                 "recommendation_count": counts.recommendations,
                 "problems": Jsonb(problems),
+                "max_problems": MAX_PROBLEMS_KEPT,
+                "final": final,
             },
         ).fetchone()
         assert row is not None

@@ -233,6 +233,48 @@ def test_two_halves_give_the_fingerprints_of_one_pass(db_url: str, other_db_url:
     assert split == whole
 
 
+class CountingRunner(PassRunner):
+    """Counts the batches it commits."""
+
+    commits = 0
+
+    def _commit(self, *args: Any, **kwargs: Any) -> Any:
+        self.commits += 1
+        return super()._commit(*args, **kwargs)
+
+
+def test_a_stream_far_behind_catches_up_in_one_run_batch_by_batch(
+    db_url: str, other_db_url: str
+) -> None:
+    raw = generate.generate(START)
+    chunks = [raw[i : i + 60] for i in range(0, len(raw), 60)]  # one transaction each
+
+    def history(url: str, batch_events: int) -> tuple[list[str], int]:
+        with (
+            psycopg.connect(url, autocommit=True) as conn,
+            make_pool(url, max_size=4) as pool,
+        ):
+            for chunk in chunks:
+                ingest_events(conn, chunk)
+            me = _worker(conn)
+            runner = CountingRunner(pool, RuleSource(pool, None), batch_events=batch_events)
+            outcomes = [runner.run(claim, me) for claim in _claims(conn, me)]
+            assert all(isinstance(o, Completed) for o in outcomes), outcomes
+            runs = conn.execute(
+                "SELECT count(*), sum(event_count), bool_and(status = 'succeeded') FROM run"
+            ).fetchone()
+            assert runs == (len(generate.STREAMS), len(raw), True)
+            assert _cursors(conn) == _last_ids(conn)
+            assert _pairs(conn) == set(generate.EXPECTED)
+            return _fingerprints(conn), runner.commits
+
+    batched, batches = history(db_url, batch_events=100)
+    whole, single = history(other_db_url, batch_events=50_000)
+    assert single == len(generate.STREAMS)
+    assert batches > 2 * len(generate.STREAMS)
+    assert batched == whole
+
+
 def test_replay_re_evaluates_without_duplicating_a_detection(
     conn: psycopg.Connection, pool: ConnectionPool
 ) -> None:
