@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -161,6 +162,27 @@ def fingerprint(rule_ref: str, stream: str, kind: str, anchor: int | str | None)
 
 def point(event: Event, value: Any, **extra: Any) -> dict[str, Any]:
     return {"event_id": event.id, "occurred_at": iso(event.occurred_at), "value": value, **extra}
+
+
+class Series:
+    """The last few readings of a rule's field, kept in its state so that the
+    evidence shows the run-up to a detection, across passes."""
+
+    SIZE = 30
+
+    def __init__(self, saved: Sequence[Sequence[Any]] | None) -> None:
+        self.points: deque[tuple[int, datetime, float]] = deque(
+            ((p[0], from_iso(p[1]), p[2]) for p in saved or ()), maxlen=self.SIZE
+        )
+
+    def add(self, event: Event, value: float) -> None:
+        self.points.append((event.id, event.occurred_at, value))
+
+    def dump(self) -> list[list[Any]]:
+        return [[i, iso(at), value] for i, at, value in self.points]
+
+    def evidence(self) -> list[dict[str, Any]]:
+        return [{"event_id": i, "occurred_at": iso(at), "value": v} for i, at, v in self.points]
 
 
 @dataclass

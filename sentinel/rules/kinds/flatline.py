@@ -20,6 +20,7 @@ from sentinel.rules.kinds._base import (
     KindSpec,
     PassContext,
     Reader,
+    Series,
     State,
     from_iso,
     iso,
@@ -69,11 +70,13 @@ def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[st
     count: int = state.get("count", 0)
     fired: bool = state.get("fired", False)
     eps, hold, points = params.epsilon, params.hold, params.points
+    series = Series(state.get("series"))
     for event in events:
         value = read_number(params.get, params.field, event)
         if isinstance(value, str):
             ctx.problem(rule, event.id, value)
             continue
+        series.add(event, value)
         if start_at is None or max(high, value) - min(low, value) > eps:
             start_id, start_at, start_value = event.id, event.occurred_at, value
             low = high = value
@@ -112,6 +115,7 @@ def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[st
                             "epsilon": eps,
                         },
                     ),
+                    EvidenceItem("series", None, {"points": series.evidence()}),
                 ],
                 values={"value": value, "held": format_duration(held), "seen": count},
                 payload=event.payload,
@@ -123,6 +127,7 @@ def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[st
         "low": low,
         "high": high,
         "count": count,
+        "series": series.dump(),
         "fired": fired,
     }
 

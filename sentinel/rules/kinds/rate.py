@@ -21,6 +21,7 @@ from sentinel.rules.kinds._base import (
     KindSpec,
     PassContext,
     Reader,
+    Series,
     State,
     from_iso,
     iso,
@@ -148,7 +149,16 @@ def _fire(
                 "end": iso(event.occurred_at),
                 "points": len(window),
                 "window_seconds": params.window.total_seconds(),
-                "values": [p[2] for p in list(window)[-50:]],
+            },
+        ),
+        EvidenceItem(
+            "series",
+            None,
+            {
+                "points": [
+                    {"event_id": i, "occurred_at": iso(at), "value": v}
+                    for i, at, v in list(window)[-Series.SIZE :]
+                ]
             },
         ),
     ]

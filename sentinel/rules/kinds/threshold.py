@@ -21,6 +21,7 @@ from sentinel.rules.kinds._base import (
     KindSpec,
     PassContext,
     Reader,
+    Series,
     State,
     from_iso,
     iso,
@@ -107,12 +108,14 @@ class _Episode:
 def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[str, Any]) -> State:
     params: Params = rule.params
     episodes = [(side, _Episode(state.get(side.name))) for side in params.sides]
+    series = Series(state.get("series"))
     hold = params.hold
     for event in events:
         value = read_number(params.get, params.field, event)
         if isinstance(value, str):
             ctx.problem(rule, event.id, value)
             continue
+        series.add(event, value)
         for side, ep in episodes:
             if side.name == "above":
                 beyond, cleared = value > side.limit, value < side.clear
@@ -131,8 +134,8 @@ def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[st
             assert ep.anchor_at is not None
             if hold is None or event.occurred_at - ep.anchor_at >= hold:
                 ep.phase = ACTIVE
-                _fire(rule, ctx, side, ep, event, value, hold)
-    return {side.name: ep.dump() for side, ep in episodes}
+                _fire(rule, ctx, side, ep, event, value, hold, series)
+    return {**{side.name: ep.dump() for side, ep in episodes}, "series": series.dump()}
 
 
 def _fire(
@@ -143,6 +146,7 @@ def _fire(
     event: Event,
     value: float,
     hold: timedelta | None,
+    series: Series,
 ) -> None:
     params: Params = rule.params
     assert ep.anchor_at is not None
@@ -161,6 +165,7 @@ def _fire(
         )
     ]
     summary = f"{params.field} {word} {side.limit:g}: {value:g}"
+    evidence.append(EvidenceItem("series", None, {"points": series.evidence()}))
     if hold is not None:
         held = event.occurred_at - ep.anchor_at
         evidence.append(
