@@ -100,7 +100,7 @@ SMALL = {"workers": 10, "streams": 10, "per_stream": 1000, "windows": 100}
 
 
 @contextmanager
-def databases(names: list[str]) -> Iterator[list[str]]:
+def databases(names: list[str], *, keep: bool = False) -> Iterator[list[str]]:
     base = os.environ.get("SENTINEL_DATABASE_URL")
     server = None
     if base is None:
@@ -111,29 +111,42 @@ def databases(names: list[str]) -> Iterator[list[str]]:
     info = psycopg.conninfo.conninfo_to_dict(base)
     suffix = uuid.uuid4().hex[:8]
     created = [f"sentinel_bench_{name}_{suffix}" for name in names]
+    urls = [psycopg.conninfo.make_conninfo(**{**info, "dbname": n}) for n in created]
     try:
         with psycopg.connect(base, autocommit=True) as conn:
             for name in created:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        urls = [psycopg.conninfo.make_conninfo(**{**info, "dbname": n}) for n in created]
         for url in urls:
             migrate.upgrade(url)
         yield urls
     finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            for name in created:
-                conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
-        if server is not None:
-            from tests import pg
+        if keep:
+            # For EXPLAIN on the seeded data: the databases (and an embedded
+            # server) stay; whoever asked drops them.
+            print(f"kept: {' '.join(urls)}", file=sys.stderr)
+        else:
+            with psycopg.connect(base, autocommit=True) as conn:
+                for name in created:
+                    conn.execute(
+                        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                            sql.Identifier(name)
+                        )
+                    )
+            if server is not None:
+                from tests import pg
 
-            pg.destroy(server)
+                pg.destroy(server)
 
 
 def seed(url: str, sizes: dict[str, int]) -> float:
     started = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
+        # VACUUM marks pages all-visible only once the seed's commit is on
+        # disk; with an asynchronous commit (the embedded test server turns
+        # synchronous_commit off) it would find it not yet flushed and leave
+        # the visibility map empty, so index-only scans would turn into heap
+        # fetches by chance. A synchronous commit here makes it settled.
+        conn.execute("SET synchronous_commit = on")
         with conn.transaction():
             for statement in SEED.split(";\n"):
                 if statement.strip():
@@ -154,8 +167,11 @@ def refresh(source: Source) -> dict[View, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the seeded databases and print their URLs"
+    )
     args = parser.parse_args()
-    with databases(["small", "large"]) as (small_url, large_url):
+    with databases(["small", "large"], keep=args.keep) as (small_url, large_url):
         for label, url, sizes in (("small", small_url, SMALL), ("large", large_url, LARGE)):
             took = seed(url, sizes)
             print(f"seeded {label}: {sizes} in {took:.1f}s", file=sys.stderr)
