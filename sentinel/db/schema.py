@@ -62,6 +62,9 @@ worker = sa.Table(
     _ts("updated", nullable=False, server_default=NOW),
     sa.Index("ix_worker_live_heartbeat", "status", "last_heartbeat"),
     sa.Index("ix_worker_capabilities", "capabilities", postgresql_using="gin"),
+    # The dashboard's fleet view: live workers first, then by name, without
+    # sorting every worker that ever registered.
+    sa.Index("ix_worker_status_name", "status", "name"),
 )
 
 stream = sa.Table(
@@ -94,6 +97,8 @@ event = sa.Table(
     sa.Column("xact", sa.BigInteger, nullable=False, server_default=CURRENT_XACT),
     sa.UniqueConstraint("source", "external_id"),
     sa.Index("ix_event_stream_xact", "stream", "xact", "id"),
+    # The dashboard's events in the last minute: a bounded index-only range.
+    sa.Index("ix_event_received", "received_at"),
 )
 
 rule_pack = sa.Table(
@@ -160,6 +165,8 @@ run = sa.Table(
     sa.Index(
         "ix_run_failing", "status", "id", postgresql_where=sa.text("status IN ('dead', 'failed')")
     ),
+    # The dashboard's active runs, newest first, without walking the history.
+    sa.Index("ix_run_active", "id", postgresql_where=sa.text("status IN ('queued', 'running')")),
 )
 
 run_fence = sa.Sequence("run_fence_seq", metadata=metadata)
@@ -231,4 +238,12 @@ recommendation = sa.Table(
     _ts("updated", nullable=False, server_default=NOW),
     sa.Index("ix_recommendation_status", "status", "created"),
     sa.Index("ix_recommendation_reviewed", "status", "updated"),
+    # The dashboard's open recommendations: by severity (header) and by
+    # detection (a stream's open detections), index-only.
+    sa.Index(
+        "ix_recommendation_open",
+        "detection_id",
+        postgresql_include=["severity"],
+        postgresql_where=sa.text("status = 'open'"),
+    ),
 )
