@@ -1,57 +1,75 @@
 -- name: summary
--- The header line: counts that stay cheap on a large fleet. Dead runs, open
--- recommendations and recent events are counted up to a cap (bounded scans);
--- events in the last minute walk the newest ids backwards on the primary key.
-WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now)
+-- The header line: counts that stay cheap on a large fleet, each on an index
+-- that holds only what it counts. Queued, retrying and running runs are at
+-- most one per stream (one pass over ix_run_active); dead runs, open
+-- recommendations and events in the last minute are counted up to a cap
+-- (index-only scans of ix_run_failing, ix_recommendation_open and
+-- ix_event_received).
+WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now),
+active AS (
+    SELECT count(*) FILTER (WHERE status = 'queued' AND attempts = 0) AS queued,
+           count(*) FILTER (WHERE status = 'queued' AND attempts > 0) AS retrying,
+           count(*) FILTER (WHERE status = 'running') AS running
+      FROM run
+     WHERE status IN ('queued', 'running')
+),
+open AS (
+    SELECT count(*) FILTER (WHERE severity = 'critical') AS critical,
+           count(*) FILTER (WHERE severity = 'warning') AS warning,
+           count(*) FILTER (WHERE severity = 'info') AS info
+      FROM (SELECT severity FROM recommendation WHERE status = 'open' LIMIT %(cap)s) o
+)
 SELECT clock.now,
        (SELECT coalesce(jsonb_object_agg(status, n), '{}'::jsonb)
           FROM (SELECT status, count(*) AS n FROM worker GROUP BY status) w) AS workers,
-       (SELECT count(*) FROM run WHERE status = 'queued' AND attempts = 0) AS queued,
-       (SELECT count(*) FROM run WHERE status = 'queued' AND attempts > 0) AS retrying,
-       (SELECT count(*) FROM run WHERE status = 'running') AS running,
+       active.queued, active.retrying, active.running,
        (SELECT count(*) FROM (SELECT 1 FROM run WHERE status = 'dead' LIMIT %(cap)s) d) AS dead,
-       (SELECT coalesce(jsonb_object_agg(severity, n), '{}'::jsonb)
-          FROM (SELECT severity, count(*) AS n
-                  FROM (SELECT severity FROM recommendation
-                         WHERE status = 'open' LIMIT %(cap)s) o
-                 GROUP BY severity) r) AS open_recommendations,
+       -- the severity enum's values; only those that have any, as a GROUP BY gives
+       jsonb_strip_nulls(jsonb_build_object('critical', nullif(open.critical, 0),
+                                            'warning', nullif(open.warning, 0),
+                                            'info', nullif(open.info, 0)))
+           AS open_recommendations,
        (SELECT count(*)
-          FROM (SELECT received_at FROM event ORDER BY id DESC LIMIT %(cap)s) e
-         WHERE e.received_at > clock.now - interval '1 minute'
-           AND e.received_at <= clock.now) AS events_last_minute
-  FROM clock
+          FROM (SELECT 1 FROM event
+                 WHERE received_at > clock.now - interval '1 minute'
+                   AND received_at <= clock.now
+                 LIMIT %(cap)s) e) AS events_last_minute
+  FROM clock, active, open
 
 -- name: workers
--- Live workers first, then by name; the runs each holds come from the
--- partial lease index (running runs only).
-WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now),
-held AS (
-    SELECT lease_owner, count(*) AS n
-      FROM run
-     WHERE status = 'running' AND lease_owner IS NOT NULL
-     GROUP BY lease_owner
-)
+-- Live workers first, then by name (the first rows of ix_worker_status_name);
+-- the runs each shown worker holds are counted on the partial lease index
+-- (running runs only), one probe each.
+WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now)
 SELECT w.id, w.name, w.worker_role::text AS role, w.worker_type::text AS type, w.host,
        w.status::text AS status,
        extract(epoch FROM clock.now - w.last_heartbeat)::float8 AS heartbeat_age,
-       coalesce(h.n, 0)::int AS running,
+       h.n::int AS running,
        w.capabilities->'runtimes' AS runtimes,
        w.capabilities->>'max_concurrent_runs' AS capacity,
        w.capabilities->>'sentinel_version' AS version,
        w.meta->>'started_at' AS started_at, w.created, clock.now
-  FROM worker w
+  FROM (SELECT * FROM worker ORDER BY status, name LIMIT %(limit)s) w
  CROSS JOIN clock
-  LEFT JOIN held h ON h.lease_owner = w.id
+ CROSS JOIN LATERAL (
+       SELECT count(*) AS n FROM run
+        WHERE run.status = 'running' AND run.lease_owner = w.id) h
  ORDER BY w.status, w.name
- LIMIT %(limit)s
 
 -- name: runs
--- Active runs (at most one per stream) and the latest runs by id, newest first.
+-- Active runs (at most one per stream) first, then the latest runs, newest
+-- first. The ids come from two index-only walks backwards (ix_run_active, the
+-- primary key) and are cut to the rows shown before any run is read.
 WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now),
 picked AS (
-    (SELECT id FROM run WHERE status IN ('queued', 'running') ORDER BY id DESC LIMIT %(limit)s)
-    UNION
-    (SELECT id FROM run ORDER BY id DESC LIMIT %(limit)s)
+    SELECT id, bool_or(active) AS active
+      FROM ((SELECT id, true AS active FROM run WHERE status IN ('queued', 'running')
+              ORDER BY id DESC LIMIT %(limit)s)
+            UNION ALL
+            (SELECT id, false AS active FROM run ORDER BY id DESC LIMIT %(limit)s)) ids
+     GROUP BY id
+     ORDER BY active DESC, id DESC
+     LIMIT %(limit)s
 )
 SELECT r.id, s.key AS stream, r.window_start, r.status::text AS status, r.attempts,
        r.max_attempts, w.name AS owner,
@@ -74,23 +92,17 @@ SELECT r.id, s.key AS stream, r.window_start, r.status::text AS status, r.attemp
  LIMIT %(limit)s
 
 -- name: streams
--- Per stream: the lag (events at or past the cursor's transaction, counted up
--- to a cap on event(stream, xact, id)), the newest stored event (one index
--- probe), and its open detections.
-WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now),
-shown AS (SELECT * FROM stream ORDER BY key LIMIT %(limit)s),
-open_detections AS (
-    SELECT d.stream, count(*) AS n
-      FROM recommendation r
-      JOIN detection d ON d.id = r.detection_id
-     WHERE r.status = 'open' AND d.stream IN (SELECT key FROM shown)
-     GROUP BY d.stream
-)
+-- Per shown stream, each on an index: the lag (events at or past the cursor's
+-- transaction, counted up to a cap on event(stream, xact, id)), the newest
+-- stored event (one probe), and its open detections (the stream's detections
+-- on detection(stream, id), each probing the partial index of open
+-- recommendations; index-only, and only the shown streams' detections).
+WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now)
 SELECT s.id, s.key, s.enabled, s.cursor, lag.n::int AS lag,
        extract(epoch FROM clock.now - greatest(s.last_event_at, latest.occurred_at))::float8
            AS last_event_age,
-       coalesce(o.n, 0)::int AS open_detections
-  FROM shown s
+       o.n::int AS open_detections
+  FROM (SELECT * FROM stream ORDER BY key LIMIT %(limit)s) s
  CROSS JOIN clock
  CROSS JOIN LATERAL (
        SELECT count(*) AS n
@@ -102,42 +114,51 @@ SELECT s.id, s.key, s.enabled, s.cursor, lag.n::int AS lag,
         WHERE e.stream = s.key
         ORDER BY e.xact DESC, e.id DESC
         LIMIT 1) latest ON true
-  LEFT JOIN open_detections o ON o.stream = s.key
+ CROSS JOIN LATERAL (
+       SELECT count(*) AS n
+         FROM detection d
+        WHERE d.stream = s.key
+          AND EXISTS (SELECT 1 FROM recommendation r
+                       WHERE r.detection_id = d.id AND r.status = 'open')) o
  ORDER BY s.key
 
 -- name: recommendations
 -- Open recommendations, plus the latest acknowledged and dismissed ones, on
--- recommendation(status, created).
+-- recommendation(status, created); each looks up its detection by id.
 WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now),
 picked AS (
-    (SELECT id FROM recommendation WHERE status = 'open'
+    (SELECT * FROM recommendation WHERE status = 'open'
       ORDER BY created DESC LIMIT %(limit)s)
     UNION ALL
-    (SELECT id FROM recommendation WHERE status = 'acknowledged'
+    (SELECT * FROM recommendation WHERE status = 'acknowledged'
       ORDER BY created DESC LIMIT %(recent)s)
     UNION ALL
-    (SELECT id FROM recommendation WHERE status = 'dismissed'
+    (SELECT * FROM recommendation WHERE status = 'dismissed'
       ORDER BY created DESC LIMIT %(recent)s)
 )
 SELECT r.id, r.detection_id, r.severity::text AS severity, d.stream, d.rule_ref AS rule,
        d.kind, r.text, r.status::text AS status,
        extract(epoch FROM clock.now - r.created)::float8 AS age,
        extract(epoch FROM clock.now - r.updated)::float8 AS updated_age
-  FROM picked p
-  JOIN recommendation r ON r.id = p.id
-  JOIN detection d ON d.id = r.detection_id
+  FROM picked r
+ -- OFFSET 0 keeps this a per-id index probe (never a scan of every detection)
+ CROSS JOIN LATERAL (SELECT * FROM detection WHERE detection.id = r.detection_id OFFSET 0) d
  CROSS JOIN clock
  ORDER BY (r.status = 'open') DESC, r.severity DESC, r.created DESC, r.id DESC
 
 -- name: detections
--- The latest detections by id, with their recommendation's status.
+-- The latest detections by id, with their recommendation's status (one probe
+-- each on the unique recommendation(detection_id)).
 WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now)
 SELECT d.id, d.severity::text AS severity, d.stream, d.rule_ref AS rule, d.kind, d.summary,
        extract(epoch FROM clock.now - d.first_seen)::float8 AS first_seen_age,
        extract(epoch FROM clock.now - d.last_seen)::float8 AS last_seen_age,
        r.id AS recommendation_id, r.status::text AS recommendation_status, d.run_id
   FROM (SELECT * FROM detection ORDER BY id DESC LIMIT %(limit)s) d
-  LEFT JOIN recommendation r ON r.detection_id = d.id
+  LEFT JOIN LATERAL (
+       -- OFFSET 0 keeps this a per-id index probe (never a scan of every recommendation)
+       SELECT id, status FROM recommendation
+        WHERE recommendation.detection_id = d.id OFFSET 0) r ON true
  CROSS JOIN clock
  ORDER BY d.id DESC
 
