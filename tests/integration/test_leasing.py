@@ -194,8 +194,11 @@ def test_claim_uses_the_claim_index(conn: psycopg.Connection) -> None:
         "SELECT s.id, now() - g * interval '1 minute', 'succeeded', now() "
         "FROM stream s, generate_series(1, 100) g"
     )
+    # A backlog: the claim must walk its index in order and stop at the limit,
+    # not collect every queued run and sort them.
     conn.execute(
-        "INSERT INTO run (stream_id, window_start) SELECT id, now() FROM stream WHERE id <= 50"
+        "INSERT INTO run (stream_id, window_start) "
+        "SELECT id, now() - (id % 60) * interval '1 second' FROM stream"
     )
     conn.execute("ANALYZE run")
     conn.execute("ANALYZE stream")
