@@ -33,8 +33,8 @@ WITH me AS (
        -- One boolean subquery (estimated at half the rows, not at @>'s 1 %%),
        -- so the planner walks ix_run_claim in order rather than sorting the
        -- whole backlog.
-       AND (SELECT (SELECT capabilities FROM me) @> s.required_capabilities
-              FROM stream s WHERE s.id = r.stream_id)
+       AND (SELECT me.capabilities @> s.required_capabilities
+              FROM stream s, me WHERE s.id = r.stream_id)
      ORDER BY r.window_start, r.id
      LIMIT %(limit)s
        FOR UPDATE OF r SKIP LOCKED
