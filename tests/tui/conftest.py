@@ -44,6 +44,14 @@ async def until(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float
         await pilot.pause(0.02)
 
 
+def laid_out(app: SentinelApp) -> bool:
+    """The current table has measured its new rows. DataTable sizes its columns
+    on its own next idle, which can come after the app looks idle to the
+    Pilot: a screenshot taken in between shows columns as wide as their labels."""
+    table = app.table()
+    return not table._require_update_dimensions and not table._updated_cells
+
+
 async def refreshed(pilot: Pilot[Any], app: SentinelApp) -> None:
     """Wait for the refresh after the current one."""
     seen = app.refreshes

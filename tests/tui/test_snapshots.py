@@ -10,7 +10,7 @@ import pytest
 from textual.pilot import Pilot
 
 from sentinel.tui.screens.detail import DetailScreen
-from tests.tui.conftest import make_app, until
+from tests.tui.conftest import laid_out, make_app, until
 
 SIZE = (80, 24)
 
@@ -22,6 +22,7 @@ def _before(keys: str, detail: bool = False) -> Callable[[Pilot[Any]], Any]:
         for key in keys:
             await pilot.press(key)
             await until(pilot, lambda: app.view in app.rows)
+        await until(pilot, lambda: laid_out(app))
         if detail:
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, DetailScreen))

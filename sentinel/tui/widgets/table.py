@@ -8,7 +8,7 @@ uses each cell's sort value, not its text.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -63,6 +63,15 @@ class LiveTable(DataTable[Any]):
     def on_mount(self) -> None:
         for column in self.COLUMNS:
             self.add_column(column.label, key=column.key, width=column.width)
+
+    def _update_dimensions(self, new_rows: Iterable[Any]) -> None:
+        # DataTable measures new rows on its next idle, but caches what it
+        # draws under a counter that measuring does not move: rows and header
+        # drawn in between (a refresh landing while the view switches) kept
+        # columns as wide as their labels until something else changed.
+        super()._update_dimensions(new_rows)
+        self._update_count += 1
+        self.refresh()
 
     # ---- what each view defines -----------------------------------------
 
