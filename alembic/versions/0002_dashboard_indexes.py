@@ -1,4 +1,4 @@
-"""dashboard indexes: workers by status, events by arrival, active runs, open recommendations
+"""dashboard indexes: workers by status, active runs, open recommendations
 
 Revision ID: 0002
 Revises: 0001
@@ -18,7 +18,6 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_index("ix_worker_status_name", "worker", ["status", "name"], unique=False)
-    op.create_index("ix_event_received", "event", ["received_at"], unique=False)
     op.create_index(
         "ix_run_active",
         "run",
@@ -39,5 +38,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_recommendation_open", table_name="recommendation")
     op.drop_index("ix_run_active", table_name="run")
-    op.drop_index("ix_event_received", table_name="event")
     op.drop_index("ix_worker_status_name", table_name="worker")

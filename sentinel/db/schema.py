@@ -97,8 +97,6 @@ event = sa.Table(
     sa.Column("xact", sa.BigInteger, nullable=False, server_default=CURRENT_XACT),
     sa.UniqueConstraint("source", "external_id"),
     sa.Index("ix_event_stream_xact", "stream", "xact", "id"),
-    # The dashboard's events in the last minute: a bounded index-only range.
-    sa.Index("ix_event_received", "received_at"),
 )
 
 rule_pack = sa.Table(

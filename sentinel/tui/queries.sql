@@ -1,10 +1,11 @@
 -- name: summary
--- The header line: counts that stay cheap on a large fleet, each on an index
--- that holds only what it counts. Queued, retrying and running runs are at
--- most one per stream (one pass over ix_run_active); dead runs, open
--- recommendations and events in the last minute are counted up to a cap
--- (index-only scans of ix_run_failing, ix_recommendation_open and
--- ix_event_received).
+-- The header line: counts that stay cheap on a large fleet. Queued, retrying
+-- and running runs are at most one per stream (one pass over ix_run_active);
+-- dead runs and open recommendations are counted up to a cap on an index that
+-- holds only them (ix_run_failing, ix_recommendation_open, index-only). Events
+-- in the last minute are counted among the newest ids, walked backwards on the
+-- primary key up to the cap: ids follow arrival (received_at is the inserting
+-- transaction's now()), and an index on received_at would cost every ingest.
 WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now),
 active AS (
     SELECT count(*) FILTER (WHERE status = 'queued' AND attempts = 0) AS queued,
@@ -30,10 +31,9 @@ SELECT clock.now,
                                             'info', nullif(open.info, 0)))
            AS open_recommendations,
        (SELECT count(*)
-          FROM (SELECT 1 FROM event
-                 WHERE received_at > clock.now - interval '1 minute'
-                   AND received_at <= clock.now
-                 LIMIT %(cap)s) e) AS events_last_minute
+          FROM (SELECT received_at FROM event ORDER BY id DESC LIMIT %(cap)s) e
+         WHERE e.received_at > clock.now - interval '1 minute'
+           AND e.received_at <= clock.now) AS events_last_minute
   FROM clock, active, open
 
 -- name: workers

@@ -125,7 +125,7 @@ def test_summary_counts_what_a_plain_count_gives(seeded_conn: psycopg.Connection
                count(*) FILTER (WHERE status = 'queued' AND attempts > 0) AS retrying,
                count(*) FILTER (WHERE status = 'running') AS running,
                least(count(*) FILTER (WHERE status = 'dead'), %(cap)s) AS dead,
-               (SELECT least(count(*), %(cap)s) FROM event
+               (SELECT count(*) FROM (SELECT * FROM event ORDER BY id DESC LIMIT %(cap)s) e
                  WHERE received_at > %(now)s - interval '1 minute'
                    AND received_at <= %(now)s) AS events_last_minute,
                (SELECT count(*) FROM recommendation WHERE status = 'open') AS open_total,
@@ -146,22 +146,19 @@ def test_summary_counts_what_a_plain_count_gives(seeded_conn: psycopg.Connection
         assert sum(got["open_recommendations"].values()) == cap
 
 
-def test_events_last_minute_go_by_arrival_not_by_id(conn: psycopg.Connection) -> None:
-    conn.execute(
-        "INSERT INTO event (source, stream, occurred_at, received_at, external_id)"
-        " SELECT 't', 's', %(now)s, %(now)s - interval '10 seconds', 'new-' || g"
-        "   FROM generate_series(1, 5) g",
-        {"now": NOW},
-    )
-    # Newer ids, older arrivals (a backfill): they must not hide the five.
-    conn.execute(
-        "INSERT INTO event (source, stream, occurred_at, received_at, external_id)"
-        " SELECT 't', 's', %(now)s, %(now)s - interval '1 hour', 'old-' || g"
-        "   FROM generate_series(1, 30) g",
-        {"now": NOW},
-    )
-    [got] = _rows(conn, SQL["summary"], cap=20)
-    assert got["events_last_minute"] == 5
+def test_events_last_minute_count_every_recent_arrival(conn: psycopg.Connection) -> None:
+    # As ingest stores them: ids follow arrival.
+    for ago, n in ((3600, 30), (90, 4), (50, 6), (1, 5)):
+        conn.execute(
+            "INSERT INTO event (source, stream, occurred_at, received_at, external_id)"
+            " SELECT 't', 's', %(at)s, %(at)s, %(ago)s || '-' || g"
+            "   FROM generate_series(1, %(n)s) g",
+            {"at": NOW - timedelta(seconds=ago), "ago": ago, "n": n},
+        )
+    [got] = _rows(conn, SQL["summary"], cap=10_000)
+    assert got["events_last_minute"] == 11
+    [got] = _rows(conn, SQL["summary"], cap=8)  # the newest eight, all recent
+    assert got["events_last_minute"] == 8
 
 
 @pytest.mark.parametrize("limit", [1, 3, 8, 200])
