@@ -7,6 +7,15 @@ plus that view's rows; a full refresh is all five views.
 Prints a table and ends with `ratio=<small / large>` (higher is better; 1.0
 means the refresh costs the same whatever the size; target ≥ 0.5). Uses
 SENTINEL_DATABASE_URL's server, or a throwaway embedded Postgres.
+
+The large fleet also has twenty times the rows on screen (200 workers and 200
+streams against 10) and a hundred times the current activity (events a
+minute, active runs, open recommendations). `--history` adds a third data
+set that isolates history: the small fleet (same screen, same event rate)
+with a hundred times its past (1,000,000 events over 100 hours, 100,000
+runs), and prints `history_ratio=<small / history>` (1.0: history costs
+nothing). Before the timings, the plans of every query on the large data set
+are checked for sequential scans over the tables that grow with history.
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from psycopg import sql
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sentinel.db import migrate
-from sentinel.tui.source import Source, View
+from sentinel.tui.source import SQL, Source, View, statements
 
 SEED = """
 INSERT INTO worker (name, worker_role, worker_type, host, status, capabilities, meta,
@@ -43,11 +52,11 @@ SELECT 'bench-' || g, 'hybrid', 'container', 'host-' || (g %% 50),
 INSERT INTO stream (key) SELECT 'plant-' || (g %% 7) || '/line-' || g || '/press'
   FROM generate_series(1, %(streams)s) g;
 
--- %(per_stream)s events per stream, spread over the last hour.
+-- %(per_stream)s events per stream, spread over the last %(hours)s hours.
 INSERT INTO event (source, stream, kind, occurred_at, received_at, external_id, payload)
 SELECT 'bench', s.key, 'measurement',
-       now() - make_interval(secs => 3600.0 * g / %(per_stream)s),
-       now() - make_interval(secs => 3600.0 * g / %(per_stream)s),
+       now() - make_interval(secs => 3600.0 * %(hours)s * g / %(per_stream)s),
+       now() - make_interval(secs => 3600.0 * %(hours)s * g / %(per_stream)s),
        s.id || '-' || g, jsonb_build_object('temperature_c', 70 + g %% 20)
   FROM stream s, generate_series(1, %(per_stream)s) g;
 
@@ -95,8 +104,11 @@ SELECT d.id, d.severity, 'Inspect cooling on ' || d.stream,
   FROM detection d;
 """
 
-LARGE = {"workers": 1000, "streams": 1000, "per_stream": 1000, "windows": 100}
-SMALL = {"workers": 10, "streams": 10, "per_stream": 1000, "windows": 100}
+LARGE = {"workers": 1000, "streams": 1000, "per_stream": 1000, "windows": 100, "hours": 1}
+SMALL = {"workers": 10, "streams": 10, "per_stream": 1000, "windows": 100, "hours": 1}
+HISTORY = {"workers": 10, "streams": 10, "per_stream": 100_000, "windows": 10_000, "hours": 100}
+# Sequential scans over these on a refresh would cost the size of the history.
+HISTORY_TABLES = {"event", "run", "detection", "evidence", "recommendation"}
 
 
 @contextmanager
@@ -155,6 +167,26 @@ def seed(url: str, sizes: dict[str, int]) -> float:
     return time.perf_counter() - started
 
 
+def seq_scans(url: str) -> list[str]:
+    """Every sequential scan over a history table in the plans of the queries
+    a full refresh runs, as `query: table`."""
+    found = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        for view in View:
+            for name, params in statements(view):
+                [(plan,)] = conn.execute(
+                    "EXPLAIN (FORMAT JSON) " + SQL[name], {"now": None, **params}
+                ).fetchall()
+                nodes = [plan[0]["Plan"]]
+                while nodes:
+                    node = nodes.pop()
+                    nodes.extend(node.get("Plans", []))
+                    table = node.get("Relation Name")
+                    if node["Node Type"] == "Seq Scan" and table in HISTORY_TABLES:
+                        found.append(f"{name}: {table}")
+    return sorted(set(found))
+
+
 def refresh(source: Source) -> dict[View, float]:
     times = {}
     for view in View:
@@ -170,17 +202,25 @@ def main() -> None:
     parser.add_argument(
         "--keep", action="store_true", help="keep the seeded databases and print their URLs"
     )
+    parser.add_argument(
+        "--history", action="store_true", help="also the small fleet with 100x its history"
+    )
     args = parser.parse_args()
-    with databases(["small", "large"], keep=args.keep) as (small_url, large_url):
-        for label, url, sizes in (("small", small_url, SMALL), ("large", large_url, LARGE)):
+    sets = {"small": SMALL, "large": LARGE}
+    if args.history:
+        sets["history"] = HISTORY
+    with databases(list(sets), keep=args.keep) as urls:
+        for (label, sizes), url in zip(sets.items(), urls, strict=True):
             took = seed(url, sizes)
             print(f"seeded {label}: {sizes} in {took:.1f}s", file=sys.stderr)
-        sources = {"small": Source(small_url), "large": Source(large_url)}
+        scans = seq_scans(urls[1])
+        print(f"sequential scans over history tables (large): {', '.join(scans) or 'none'}")
+        sources = {label: Source(url) for label, url in zip(sets, urls, strict=True)}
         for source in sources.values():
             refresh(source)  # warm the connections and caches
-        samples: dict[str, list[dict[View, float]]] = {"small": [], "large": []}
+        samples: dict[str, list[dict[View, float]]] = {label: [] for label in sets}
         for _ in range(args.rounds):
-            for label in ("small", "large"):  # alternate
+            for label in sets:  # alternate
                 samples[label].append(refresh(sources[label]))
         for source in sources.values():
             source.close()
@@ -190,10 +230,12 @@ def main() -> None:
             return statistics.median(sum(s.values()) for s in samples[label])
         return statistics.median(s[view] for s in samples[label])
 
-    print(f"{'view':<16} {'small ms':>9} {'large ms':>9}")
+    print(f"{'view':<16}" + "".join(f" {label + ' ms':>11}" for label in sets))
     for view in [*View, None]:
         name = view.value if view else "full refresh"
-        print(f"{name:<16} {median('small', view) * 1e3:9.2f} {median('large', view) * 1e3:9.2f}")
+        print(f"{name:<16}" + "".join(f" {median(label, view) * 1e3:11.2f}" for label in sets))
+    if args.history:
+        print(f"history_ratio={median('small', None) / median('history', None):.2f}")
     print(f"ratio={median('small', None) / median('large', None):.2f}")
 
 

@@ -4,7 +4,8 @@ The only module of the TUI that talks to the database. Each call returns
 frozen dataclasses; every age is computed by the database against
 `coalesce(%(now)s, now())`, so production uses the database clock and tests pin
 it. Every query is bounded (LIMITs, capped counts, index probes), so a refresh
-costs about the same on a fleet of ten or of a thousand.
+costs what is on screen (at most ROW_LIMIT rows a view, counts up to a cap),
+not the size of the history.
 """
 
 from __future__ import annotations
@@ -313,6 +314,12 @@ _STEPS: dict[View, tuple[str, dict[str, Any]]] = {
     View.RECOMMENDATIONS: ("recommendations", {"limit": ROW_LIMIT, "recent": RECENT_REVIEWED}),
     View.DETECTIONS: ("detections", {"limit": ROW_LIMIT}),
 }
+
+
+def statements(view: View) -> list[tuple[str, dict[str, Any]]]:
+    """The named queries, with their parameters, that one snapshot of a view
+    runs (the bench explains them)."""
+    return [_SUMMARY, _STEPS[view]]
 
 
 def _summary(row: dict[str, Any]) -> Summary:
