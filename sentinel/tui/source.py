@@ -415,8 +415,9 @@ _ROWS: dict[View, Any] = {
 
 
 def interpret(evidence: tuple[Evidence, ...]) -> dict[str, Any]:
-    """Pull the chartable parts out of the evidence: points (window and
-    triggering ones), the baseline, the window and the rule as it was."""
+    """Pull the chartable parts out of the evidence: points (the series and
+    window leading up to it, and the triggering ones), the baseline, the window
+    and the rule as it was."""
     points: dict[tuple[Any, Any], Point] = {}
     baseline = window = rule = None
 
@@ -452,6 +453,8 @@ def interpret(evidence: tuple[Evidence, ...]) -> dict[str, Any]:
                 add(data.get("points", []), None, False)
             else:
                 add(data, None, False)
+        elif item.kind == "series" and isinstance(data, dict):
+            add(data.get("points", []), None, False)  # the readings leading up to it
         elif item.kind in ("trigger", "point"):
             raw = data.get("points", data) if isinstance(data, dict) else data
             add(raw, item.event_id, True)

@@ -126,6 +126,10 @@ class DetailScreen(Screen[None]):
             shown = {k: v for k, v in d.window.items() if k != "points"}
             t.append(_compact(shown) + "\n")
         triggering = [p for p in d.points if p.triggering]
+        leading = len(d.points) - len(triggering)
+        if leading:
+            t.append("readings  ", s("accent"))
+            t.append(f"{leading} around the detection, charted above\n")
         if triggering:
             t.append(f"triggering points ({len(triggering)})\n", s("accent"))
             for p in triggering[:50]:
@@ -139,7 +143,7 @@ class DetailScreen(Screen[None]):
         others = [
             e
             for e in d.evidence
-            if e.kind not in ("baseline", "window", "rule", "trigger", "point")
+            if e.kind not in ("baseline", "window", "rule", "trigger", "point", "series")
         ]
         for e in others:
             t.append(f"{e.kind}  ", s("accent"))
