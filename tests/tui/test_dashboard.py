@@ -232,3 +232,31 @@ def test_database_loss_shows_banner_and_recovers() -> None:
         assert "database unreachable" in banners[0] and "retrying" in banners[0]
     finally:
         pg.destroy(server)
+
+
+def test_open_counts_past_the_cap_are_marked_as_lower_bounds(
+    seeded: tuple[str, dict[str, int]],
+) -> None:
+    from dataclasses import replace
+
+    from sentinel.tui.widgets.summary import SummaryBar
+
+    url, _ = seeded
+    app = make_app(url, listen=False, interval=3600.0)
+    header: dict[str, str] = {}
+
+    async def scenario(pilot: Pilot[Any]) -> None:
+        bar = app.query_one(SummaryBar)
+        assert bar.summary is not None
+        counts = dict(bar.summary.open_recommendations)
+        total = sum(counts.values())
+        header["under"] = bar.render_text().plain
+        bar.summary = replace(bar.summary, count_cap=total)  # the count reached the cap
+        header["at"] = bar.render_text().plain
+        header["expect"] = "|".join(f"{n}+ {sev}" for sev, n in counts.items() if n)
+
+    drive(app, scenario)
+    assert "+" not in header["under"].split("open", 1)[1]
+    assert header["expect"]
+    for part in header["expect"].split("|"):
+        assert part in header["at"]

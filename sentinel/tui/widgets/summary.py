@@ -65,8 +65,11 @@ class SummaryBar(Static):
         add(f"{s.running} running ", "active" if s.running else None)
         add(f"{fmt.capped(s.dead, s.count_cap)} dead ", "bad" if s.dead else None)
         add("│ open ")
+        # Counted up to the cap in all: past it, each figure is a lower bound.
+        partial = sum(s.open_recommendations.values()) >= s.count_cap
         for severity in ("critical", "warning", "info"):
             n = s.open_recommendations.get(severity, 0)
-            add(f"{n} {severity}", tones.SEVERITY_TONE[severity] if n else None)
+            shown = f"{n}+" if partial and n else str(n)
+            add(f"{shown} {severity}", tones.SEVERITY_TONE[severity] if n else None)
             add(" ")
         return t
