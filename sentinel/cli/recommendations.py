@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from sentinel import format as fmt
 from sentinel.cli import render
 from sentinel.cli.context import CliContext, pass_context
 from sentinel.db.connect import connection
@@ -42,7 +43,7 @@ def list_(
             ("stream", lambda r: r.stream),
             ("rule", lambda r: r.rule),
             ("status", lambda r: r.status),
-            ("age", lambda r: render.age(r.age)),
+            ("age", lambda r: fmt.age(r.age)),
             ("text", lambda r: r.text),
         ],
         json_output=json_output,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from sentinel import format as fmt
 from sentinel.cli import render
 from sentinel.cli.context import CliContext, pass_context
 from sentinel.db.connect import connection
@@ -150,7 +151,7 @@ def workers_list(ctx: CliContext, role: str | None, status: str | None, json_out
             ("type", lambda w: w.worker_type),
             ("host", lambda w: w.host),
             ("status", lambda w: w.status),
-            ("heartbeat", lambda w: render.age(w.heartbeat_age)),
+            ("heartbeat", lambda w: fmt.age(w.heartbeat_age)),
             ("runs", lambda w: f"{w.running}/{w.capacity}"),
             ("runtimes", lambda w: ",".join(w.runtimes)),
             ("version", lambda w: w.version),

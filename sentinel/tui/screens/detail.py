@@ -13,9 +13,9 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from sentinel import format as fmt
 from sentinel.tui import messages
 from sentinel.tui.source import Detail
-from sentinel.tui.widgets import format as fmt
 from sentinel.tui.widgets import tones
 from sentinel.tui.widgets.chart import Chart
 

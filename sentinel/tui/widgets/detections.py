@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from textual.binding import Binding
 
+from sentinel import format as fmt
 from sentinel.tui.source import DetectionRow
-from sentinel.tui.widgets import format as fmt
 from sentinel.tui.widgets import tones
 from sentinel.tui.widgets.recommendations import SEVERITY_RANK
 from sentinel.tui.widgets.table import Column, LiveTable, Shown

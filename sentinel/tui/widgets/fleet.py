@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sentinel import format as fmt
 from sentinel.tui.source import WorkerRow
-from sentinel.tui.widgets import format as fmt
 from sentinel.tui.widgets import tones
 from sentinel.tui.widgets.table import Column, LiveTable, Shown
 

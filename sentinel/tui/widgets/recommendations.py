@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from textual.binding import Binding
 
+from sentinel import format as fmt
 from sentinel.tui.source import RecommendationRow
-from sentinel.tui.widgets import format as fmt
 from sentinel.tui.widgets import tones
 from sentinel.tui.widgets.table import Column, LiveTable, Shown
 

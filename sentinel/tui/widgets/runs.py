@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from sentinel import format as fmt
 from sentinel.tui.source import RunRow
-from sentinel.tui.widgets import format as fmt
 from sentinel.tui.widgets import tones
 from sentinel.tui.widgets.table import Column, LiveTable, Shown
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from sentinel import format as fmt
 from sentinel.tui import source
 from sentinel.tui.source import StreamRow
-from sentinel.tui.widgets import format as fmt
 from sentinel.tui.widgets.table import Column, LiveTable, Shown
 
 

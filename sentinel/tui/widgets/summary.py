@@ -8,8 +8,8 @@ from typing import ClassVar
 from rich.text import Text
 from textual.widgets import Static
 
+from sentinel import format as fmt
 from sentinel.tui.source import Summary
-from sentinel.tui.widgets import format as fmt
 from sentinel.tui.widgets import tones
 
 

@@ -1,4 +1,5 @@
-"""Formatting for cells: short ages and durations, capped counts."""
+"""Formatting shared by the CLI and the dashboard: short ages and durations,
+capped counts, clock times, one-line text."""
 
 from __future__ import annotations
 
