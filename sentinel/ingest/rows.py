@@ -90,16 +90,7 @@ def event_chunks(
     left = bounds.next()
     count = 0
     for item in items:
-        if type(item) is Event:
-            try:
-                pieces.append(copy_row(item))
-            except UnicodeEncodeError:
-                rejections.append(Rejection(item.line, NOT_UTF8, name))
-            else:
-                streams.add(item.stream)
-        else:
-            assert isinstance(item, Rejection)
-            rejections.append(item)
+        _take(item, item.line, name, pieces, streams, rejections)
         count += 1
         left -= 1
         if not left:
@@ -108,6 +99,27 @@ def event_chunks(
             left = bounds.next()
     if count:
         yield Chunk(b"".join(pieces), len(pieces), count, streams, rejections, True)
+
+
+def _take(
+    item: Event | Rejection,
+    line: int,
+    name: str,
+    pieces: list[bytes],
+    streams: set[str],
+    rejections: list[Rejection],
+) -> None:
+    """One validated item into the chunk being built."""
+    if type(item) is Event:
+        try:
+            pieces.append(copy_row(item))
+        except UnicodeEncodeError:
+            rejections.append(Rejection(line, NOT_UTF8, name))
+        else:
+            streams.add(item.stream)
+    else:
+        assert isinstance(item, Rejection)
+        rejections.append(item)
 
 
 # An RFC 3339 timestamp with a zone that Postgres reads as the same instant as
@@ -218,16 +230,7 @@ def jsonl_chunks(
                     streams.add(stream)
         if row is None:
             item = reference(text, number, defaults=defaults, occurrences=occurrences, name=name)
-            if type(item) is Event:
-                try:
-                    pieces.append(copy_row(item))
-                except UnicodeEncodeError:
-                    rejections.append(Rejection(number, NOT_UTF8, name))
-                else:
-                    streams.add(item.stream)
-            else:
-                assert isinstance(item, Rejection)
-                rejections.append(item)
+            _take(item, number, name, pieces, streams, rejections)
         count += 1
         left -= 1
         if not left:
