@@ -51,13 +51,23 @@ def template_db(pg_server: pg.Server) -> Iterator[str]:
     pg_server.drop_database(TEMPLATE)
 
 
-@pytest.fixture
-def db_url(pg_server: pg.Server, template_db: str) -> Iterator[str]:
-    """A fresh, migrated database for this test."""
+def _fresh_database(pg_server: pg.Server, template_db: str) -> Iterator[str]:
     name = f"sentinel_test_{os.getpid()}_{next(_counter)}"
     url = pg_server.create_database(name, template=template_db)
     yield url
     pg_server.drop_database(name)
+
+
+@pytest.fixture
+def db_url(pg_server: pg.Server, template_db: str) -> Iterator[str]:
+    """A fresh, migrated database for this test."""
+    yield from _fresh_database(pg_server, template_db)
+
+
+@pytest.fixture
+def other_db_url(pg_server: pg.Server, template_db: str) -> Iterator[str]:
+    """A second fresh, migrated database (to compare two histories)."""
+    yield from _fresh_database(pg_server, template_db)
 
 
 @pytest.fixture

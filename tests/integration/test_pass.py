@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -28,7 +27,6 @@ from sentinel.worker.models import Claim, Completed, LeaseLost
 from sentinel.worker.packs import PackStore, RuleSource
 from sentinel.worker.runner import PassRunner
 from sentinel.worker.store import RunStore
-from tests import pg
 
 START = datetime(2026, 11, 22, 6, tzinfo=UTC)
 LEASE = 60.0
@@ -41,15 +39,6 @@ LEASE = 60.0
 def pool(db_url: str) -> Iterator[ConnectionPool]:
     with make_pool(db_url, max_size=4, name="test-pass") as opened:
         yield opened
-
-
-@pytest.fixture
-def other_db_url(pg_server: pg.Server, template_db: str) -> Iterator[str]:
-    """A second fresh, migrated database (to compare two histories)."""
-    name = f"sentinel_pass_{uuid.uuid4().hex[:10]}"
-    url = pg_server.create_database(name, template=template_db)
-    yield url
-    pg_server.drop_database(name)
 
 
 def _worker(conn: psycopg.Connection, name: str = "pass-test") -> int:
