@@ -68,12 +68,11 @@ def run_demo(url: str, *, reset: bool, log_dir: Path, say: Callable[[str], None]
         start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=4)
         events = generate.generate(start)
         result = ingest_events(conn, events)
+        started = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
         say(
             f"ingested {result.accepted} sample events "
             f"({result.duplicate} already stored, {len(result.rejected)} rejected)"
         )
-    with connection(url) as conn:
-        started = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
     fleet = _start_fleet(url, log_dir)
     say(f"started a local fleet of {len(fleet)} `sentinel worker` processes (logs in {log_dir})")
     try:

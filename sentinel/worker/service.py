@@ -235,6 +235,8 @@ class WorkerService:
         )
         try:
             outcome = self._attempt(held, worker_id)
+            if isinstance(outcome, LeaseLost):
+                self._give_back(claim)  # the loss may only have been suspected
         finally:
             with self._mutex:
                 self._in_hand.pop(claim.id, None)
@@ -301,14 +303,13 @@ class WorkerService:
         elif isinstance(outcome, LeaseLost):
             metrics.LEASE_LOSSES.inc()
             log.warning("run lease lost; nothing written", extra={**extra, "action": "lease_lost"})
-            self._give_back(claim)
         else:
             if outcome.status in ("dead", "failed", "queued"):
                 metrics.RUNS_FINISHED.labels("dead" if outcome.status == "dead" else "failed").inc()
 
     def _give_back(self, claim: Claim) -> None:
-        """After abandoning a pass, requeue the run if the database says it is
-        still ours (the loss was only suspected); fenced, so harmless if not."""
+        """Requeue a run this worker stops working on, if the database says it
+        is still ours; fenced, so harmless if someone else holds it now."""
         assert self.pool is not None and self.registration is not None
         worker_id = self.registration.worker_id
         if worker_id is None:
@@ -351,15 +352,9 @@ class WorkerService:
             left = list(self._in_hand.values())
         if not left or self.pool is None or self.registration is None:
             return
-        worker_id = self.registration.worker_id
-        assert worker_id is not None
         for item in left:  # past the grace period: hand them back
             item.lost.set()
-            try:
-                with self.pool.connection() as conn:
-                    RunStore(conn).release(item.claim, worker_id)
-            except DB_ERRORS:
-                pass
+            self._give_back(item.claim)
         log.warning("released unfinished runs", extra={"runs": [i.claim.id for i in left]})
 
     # ---- one round (run-once) -------------------------------------------
