@@ -12,6 +12,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from sentinel.db import embedded
+from sentinel.db.jsonb import use_fast_json
 from sentinel.errors import DatabaseUnavailable
 from sentinel.settings import Settings
 
@@ -60,9 +61,11 @@ def explain(exc: BaseException, url: str) -> DatabaseUnavailable:
 
 def connect(url: str, *, autocommit: bool = True) -> psycopg.Connection:
     try:
-        return psycopg.connect(url, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT)
+        conn = psycopg.connect(url, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT)
     except psycopg.OperationalError as exc:
         raise explain(exc, url) from exc
+    use_fast_json(conn)
+    return conn
 
 
 @contextlib.contextmanager
@@ -81,6 +84,7 @@ def make_pool(url: str, *, max_size: int = 8, name: str = "sentinel") -> Connect
         min_size=1,
         max_size=max_size,
         kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
+        configure=use_fast_json,
         check=ConnectionPool.check_connection,
         name=name,
         open=False,

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
+    """One stored event as a pass sees it (a tuple: a pass builds one per
+    row, so it must be cheap to make)."""
+
     id: int
     stream: str
     kind: str

@@ -87,13 +87,13 @@ class PassRunner:
                 horizon = int(bounds["horizon"])
             horizon = max(horizon, from_xact)
             upper = store.batch_upper(claim.stream, from_xact, horizon, self.batch_events)
-            rows = store.events(claim.stream, from_xact, upper)
+            events = store.events(claim.stream, from_xact, upper)
             states = store.rule_states(claim.stream_id)
         return Batch(
             from_xact=from_xact,
             upper=upper,
             horizon=horizon,
-            events=[Event(*row) for row in rows],
+            events=events,
             states=states,
             db_now=bounds["db_now"],
             last_event_at=bounds["last_event_at"],

@@ -3,6 +3,7 @@ connection and the transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -12,6 +13,7 @@ from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 
 from sentinel.db import queries
+from sentinel.rules.model import Event
 from sentinel.worker.models import Claim, Counts, RunSummary
 
 SQL = queries.beside(__file__)
@@ -81,10 +83,12 @@ class RunStore:
         # Never split a transaction; a single huge one is read whole.
         return max(int(row[0]), from_xact + 1)
 
-    def events(self, stream: str, from_xact: int, upper: int) -> list[tuple[Any, ...]]:
-        return self.conn.execute(
-            SQL["pass_events"], {"stream": stream, "from_xact": from_xact, "upper": upper}
-        ).fetchall()
+    def events(self, stream: str, from_xact: int, upper: int) -> list[Event]:
+        with self.conn.cursor(row_factory=_event_row) as cur:
+            cur.execute(
+                SQL["pass_events"], {"stream": stream, "from_xact": from_xact, "upper": upper}
+            )
+            return cur.fetchall()
 
     def rule_states(self, stream_id: int) -> dict[str, dict[str, Any]]:
         rows = self.conn.execute(SQL["rule_states"], {"stream_id": stream_id}).fetchall()
@@ -203,3 +207,7 @@ class RunStore:
 
     def notify(self) -> None:
         self.conn.execute("SELECT pg_notify(%s, '')", [RUN_CHANNEL])
+
+
+def _event_row(cursor: Any) -> Callable[[Sequence[Any]], Event]:
+    return Event._make

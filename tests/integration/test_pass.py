@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 from click.testing import CliRunner
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from sentinel.cli import cli
@@ -549,3 +550,15 @@ def test_silence_is_seen_by_a_pass_with_no_new_events_on_the_database_clock(
     [third] = _pass(pool, conn, me)
     assert (third.counts.events, third.counts.detections) == (0, 0)
     assert _count(conn, "detection") == 1
+
+
+def test_jsonb_reads_back_exactly(db_url: str) -> None:
+    """JSON written and read on the project's connections keeps every
+    integer's value and type, however long."""
+    from sentinel.db.connect import connect
+
+    document = {"big": 2**80, "neg": -(2**63) - 1, "f": 0.1, "i": 7, "s": "é"}
+    with connect(db_url) as conn:
+        row = conn.execute("SELECT %s::jsonb", [Jsonb(document)]).fetchone()
+    assert row is not None
+    assert json.dumps(row[0], sort_keys=True) == json.dumps(document, sort_keys=True)

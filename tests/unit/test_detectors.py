@@ -222,6 +222,38 @@ def test_spc_all_rules_by_default_with_finding_kind_per_rule() -> None:
     assert set(kinds_of(result)) == {"spc.WE1", "spc.WE2", "spc.WE3", "spc.WE4"}
 
 
+WE_PATTERNS = {"WE1": (1, 1, 3.0), "WE2": (3, 2, 2.0), "WE3": (5, 4, 1.0), "WE4": (8, 8, 0.0)}
+
+
+def we_reference(zs: Sequence[float]) -> list[tuple[str, int]]:
+    """Western Electric episodes the slow way: every test, side and point; a
+    finding where a pattern starts to hold."""
+    found, held = [], set()
+    for i in range(len(zs)):
+        for test, (size, needed, limit) in WE_PATTERNS.items():
+            window = zs[max(0, i + 1 - size) : i + 1]
+            for side, count in (
+                ("+", sum(z > limit for z in window)),
+                ("-", sum(z < -limit for z in window)),
+            ):
+                holds = len(window) >= needed and count >= needed
+                if holds and (test, side) not in held:
+                    found.append((f"spc.{test}", i + 1))
+                (held.add if holds else held.discard)((test, side))
+    return sorted(found)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    zs=st.lists(st.sampled_from([-3.5, -2.5, -1.5, -0.5, 0, 0.5, 1.5, 2.5, 3.5]), max_size=40),
+    cut=st.integers(0, 40),
+)
+def test_spc_findings_equal_checking_every_rule_at_every_point(zs: list[float], cut: int) -> None:
+    events = series(zs)
+    found = run_split(engine(spc()), events, [min(cut, len(events))])
+    assert sorted((f.kind, f.anchor_event_id) for f in found) == we_reference(zs)
+
+
 def test_spc_baseline_is_learned_then_frozen() -> None:
     eng = engine(spc(baseline_points=10))
     learning = [1.0, -1.0] * 5  # mean 0, moving range 2 -> sigma 2 / 1.128

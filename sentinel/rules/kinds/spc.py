@@ -14,6 +14,7 @@ import itertools
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sentinel.rules.conditions import Getter
@@ -87,9 +88,13 @@ def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[st
     if baseline is None and params.sigma is not None:
         baseline = {"mean": params.mean, "sigma": params.sigma, "n": None, "given": True}
     learning: list[list[Any]] = list(state.get("learning", []))
-    recent: deque[list[Any]] = deque(state.get("recent", []), maxlen=RECENT)
+    # (event id, occurred_at, value, z) of the newest points, oldest first
+    recent: deque[tuple[int, datetime, float, float]] = deque(
+        ((p[0], from_iso(p[1]), p[2], p[3]) for p in state.get("recent", [])), maxlen=RECENT
+    )
     active: dict[str, int] = dict(state.get("active", {}))
     degenerate_reported = False
+    patterns = [(test, *_PATTERNS[test]) for test in params.tests]
     for event in events:
         value = read_number(params.get, params.field, event)
         if isinstance(value, str):
@@ -107,24 +112,31 @@ def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[st
                 degenerate_reported = True
             continue
         z = (value - baseline["mean"]) / baseline["sigma"]
-        recent.append([event.id, iso(event.occurred_at), value, z])
-        for test in params.tests:
-            violated = _violated(test, recent)
+        recent.append((event.id, event.occurred_at, value, z))
+        for test, size, needed, limit in patterns:
+            if -limit <= z <= limit and not (active and _is_active(active, test)):
+                # A pattern that holds without its newest point held one point
+                # earlier too, so it would already be active: nothing to do.
+                continue
+            violated = _violated(recent, size, needed, limit)
             for side in violated:
                 key = f"{test}{side}"
                 if key not in active:
                     active[key] = event.id
                     _fire(rule, ctx, test, side, event, value, z, baseline, recent)
-            if active:
-                for key in [k for k in active if k.startswith(test)]:
-                    if key[len(test) :] not in violated:
-                        del active[key]
+            for side in "+-":
+                if side not in violated:
+                    active.pop(f"{test}{side}", None)
     return {
         "baseline": baseline if baseline is not None and not baseline.get("given") else None,
         "learning": learning,
-        "recent": list(recent),
+        "recent": [[i, iso(at), v, z] for i, at, v, z in recent],
         "active": active,
     }
+
+
+def _is_active(active: Mapping[str, int], test: str) -> bool:
+    return f"{test}+" in active or f"{test}-" in active
 
 
 def _learn(points: list[list[Any]]) -> dict[str, Any]:
@@ -143,22 +155,21 @@ def _learn(points: list[list[Any]]) -> dict[str, Any]:
     }
 
 
-def _violated(test: str, recent: deque[list[Any]]) -> tuple[str, ...]:
-    """The sides ("+", "-") on which the test's pattern holds over the newest points."""
-    size, needed, limit = _PATTERNS[test]
-    n = len(recent)
-    if n < needed:
-        return ()
+def _violated(
+    recent: deque[tuple[int, datetime, float, float]], size: int, needed: int, limit: float
+) -> str:
+    """The sides ("+", "-") on which `needed` of the newest `size` points lie
+    beyond `limit` sigmas."""
+    if len(recent) < needed:
+        return ""
     high = low = 0
-    for i in range(n - size if n > size else 0, n):  # the newest `size` points
-        z = recent[i][3]
+    for point in list(recent)[-size:]:
+        z = point[3]
         if z > limit:
             high += 1
         elif z < -limit:
             low += 1
-    if high >= needed:
-        return ("+", "-") if low >= needed else ("+",)
-    return ("-",) if low >= needed else ()
+    return ("+" if high >= needed else "") + ("-" if low >= needed else "")
 
 
 def _fire(
@@ -170,12 +181,12 @@ def _fire(
     value: float,
     z: float,
     baseline: Mapping[str, Any],
-    recent: deque[list[Any]],
+    recent: deque[tuple[int, datetime, float, float]],
 ) -> None:
     params: Params = rule.params
     size = _PATTERNS[test][0]
     window = list(recent)[-size:]
-    first_at = from_iso(window[0][1])
+    first_at = window[0][1]
     where = "above" if side == "+" else "below"
     evidence = [
         EvidenceItem(
@@ -195,7 +206,7 @@ def _fire(
             EvidenceItem(
                 "point",
                 p[0],
-                {"event_id": p[0], "occurred_at": p[1], "value": p[2], "z": round(p[3], 3)},
+                {"event_id": p[0], "occurred_at": iso(p[1]), "value": p[2], "z": round(p[3], 3)},
             )
             for p in window
         ),
