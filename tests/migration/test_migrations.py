@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import psycopg
+import sqlalchemy as sa
 
 from sentinel.db import migrate
 from sentinel.db.schema import metadata
@@ -57,3 +58,27 @@ def test_worker_capability_queries_from_attune_docs_work(conn: psycopg.Connectio
     ).fetchall()
     assert python == [("w1",)]
     assert stale == [("w2",)]
+
+
+def test_column_collations_match_metadata(db_url: str) -> None:
+    """Alembic's comparison ignores collations; the joins on stream keys need
+    them to agree (Postgres refuses text of two implicit collations)."""
+    wanted = {
+        (table.name, column.name): getattr(column.type, "collation", None)
+        for table in metadata.tables.values()
+        for column in table.columns
+        if isinstance(column.type, sa.String)
+    }
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(
+            "SELECT c.relname, a.attname, co.collname FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' "
+            "LEFT JOIN pg_collation co ON co.oid = a.attcollation "
+            "AND co.collname <> 'default' "
+            "WHERE c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped "
+            "AND a.atttypid = 'text'::regtype"
+        ).fetchall()
+    found = {(table, column): collation for table, column, collation in rows}
+    assert found == {key: value for key, value in wanted.items() if key in found}
+    assert found[("event", "stream")] == "C"
