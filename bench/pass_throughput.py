@@ -30,7 +30,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import median, print_ratio, print_table, throwaway_database
+from bench.common import median, print_ratio, print_table, throwaway_database
 from sentinel.db.connect import make_pool
 from sentinel.ingest.store import ingest_events
 from sentinel.sample import generate

@@ -21,21 +21,16 @@ are checked for sequential scans over the tables that grow with history.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sentinel.db import migrate
+from bench.common import throwaway_databases
 from sentinel.tui.source import SQL, Source, View, statements
 
 SEED = """
@@ -111,45 +106,6 @@ HISTORY = {"workers": 10, "streams": 10, "per_stream": 100_000, "windows": 10_00
 HISTORY_TABLES = {"event", "run", "detection", "evidence", "recommendation"}
 
 
-@contextmanager
-def databases(names: list[str], *, keep: bool = False) -> Iterator[list[str]]:
-    base = os.environ.get("SENTINEL_DATABASE_URL")
-    server = None
-    if base is None:
-        from tests import pg
-
-        server = pg.embedded()
-        base = server.admin_url
-    info = psycopg.conninfo.conninfo_to_dict(base)
-    suffix = uuid.uuid4().hex[:8]
-    created = [f"sentinel_bench_{name}_{suffix}" for name in names]
-    urls = [psycopg.conninfo.make_conninfo(**{**info, "dbname": n}) for n in created]
-    try:
-        with psycopg.connect(base, autocommit=True) as conn:
-            for name in created:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        for url in urls:
-            migrate.upgrade(url)
-        yield urls
-    finally:
-        if keep:
-            # For EXPLAIN on the seeded data: the databases (and an embedded
-            # server) stay; whoever asked drops them.
-            print(f"kept: {' '.join(urls)}", file=sys.stderr)
-        else:
-            with psycopg.connect(base, autocommit=True) as conn:
-                for name in created:
-                    conn.execute(
-                        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                            sql.Identifier(name)
-                        )
-                    )
-            if server is not None:
-                from tests import pg
-
-                pg.destroy(server)
-
-
 def seed(url: str, sizes: dict[str, int]) -> float:
     started = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
@@ -209,7 +165,7 @@ def main() -> None:
     sets = {"small": SMALL, "large": LARGE}
     if args.history:
         sets["history"] = HISTORY
-    with databases(list(sets), keep=args.keep) as urls:
+    with throwaway_databases(list(sets), keep=args.keep) as urls:
         for (label, sizes), url in zip(sets.items(), urls, strict=True):
             took = seed(url, sizes)
             print(f"seeded {label}: {sizes} in {took:.1f}s", file=sys.stderr)
