@@ -19,7 +19,7 @@ WITH tick AS (
 SELECT count(*) FROM planned
 
 -- name: claim
--- Claim up to %(limit)s due runs this worker can serve, oldest window first:
+-- Claim up to {limit} due runs this worker can serve, oldest window first:
 -- owner, lease, a fresh fence and attempts+1 in one statement. The stream's
 -- capabilities are checked per candidate so the scan walks ix_run_claim in
 -- order and stops at the limit, whatever the number of streams.
@@ -36,7 +36,7 @@ WITH me AS (
        AND (SELECT me.capabilities @> s.required_capabilities
               FROM stream s, me WHERE s.id = r.stream_id)
      ORDER BY r.window_start, r.id
-     LIMIT %(limit)s
+     LIMIT {limit}
        FOR UPDATE OF r SKIP LOCKED
 )
 UPDATE run r
