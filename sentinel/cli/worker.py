@@ -238,7 +238,12 @@ def runs_retry(ctx: CliContext, run_id: int) -> None:
 @click.option("--since", required=True, help="ISO time, e.g. 2026-11-22T10:00:00Z")
 @pass_context
 def runs_replay(ctx: CliContext, stream_key: str, since: str) -> None:
-    """Re-evaluate a stream from an earlier time (detections stay deduplicated)."""
+    """Re-evaluate a stream from an earlier time.
+
+    The next run re-reads the stream from its first event, so the rules'
+    state (open episodes, SPC baselines) comes out exactly as before, and
+    writes the findings detected at or after --since that are not stored
+    yet (detections stay deduplicated by fingerprint)."""
     try:
         when = datetime.fromisoformat(since.replace("Z", "+00:00"))
     except ValueError as exc:
@@ -246,10 +251,13 @@ def runs_replay(ctx: CliContext, stream_key: str, since: str) -> None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     with connection(ctx.url) as conn:
-        result = RunStore(conn).replay(stream_key, when)
-    if result is None:
+        events = RunStore(conn).replay(stream_key, when)
+    if events is None:
         raise click.ClickException(f"no stream {stream_key}")
-    click.echo(f"stream {stream_key} rewound (cursor {result[1]}); the next run re-evaluates it")
+    click.echo(
+        f"stream {stream_key} rewound: its next run re-reads its {events} event(s) and "
+        f"writes what it detects from {when.isoformat()} on"
+    )
 
 
 def _duration(text: str, hint: str) -> float:

@@ -86,6 +86,10 @@ stream = sa.Table(
     sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
     _ts("last_event_at"),
     _ts("last_pass_at"),
+    # Set by a replay: the stream is re-read from its first event (so the
+    # rules' state comes out exactly as before) and findings detected before
+    # this time are not written again. Cleared once the pass catches up.
+    _ts("replay_since"),
     _ts("created", nullable=False, server_default=NOW),
 )
 

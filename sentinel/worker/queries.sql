@@ -58,7 +58,7 @@ SELECT count(*) FROM run WHERE status = 'queued'
 -- name: pass_bounds
 -- Where this pass starts, and how far it may read: only transactions below
 -- the snapshot's xmin have all finished, so no event can still appear below it.
-SELECT s.cursor_xid, s.cursor, s.last_event_at, now() AS db_now,
+SELECT s.cursor_xid, s.cursor, s.last_event_at, s.replay_since, now() AS db_now,
        (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint AS horizon
   FROM stream s WHERE s.id = %(stream_id)s
 
@@ -123,7 +123,8 @@ WITH cursor_unmoved AS (
     UPDATE stream
        SET cursor_xid = %(to_xact)s,
            cursor = greatest(cursor, %(last_event_id)s),
-           last_pass_at = now()
+           last_pass_at = now(),
+           replay_since = CASE WHEN %(final)s THEN NULL ELSE replay_since END
      WHERE id IN (SELECT stream_id FROM done)
  RETURNING id
 )
@@ -171,25 +172,23 @@ SELECT r.status::text, s.key FROM run r JOIN stream s ON s.id = r.stream_id
  WHERE r.id = %(run_id)s
 
 -- name: replay
--- Re-evaluate a stream from an earlier point: rewind its cursor to the first
--- transaction holding an event at or after %(since)s, and forget the rules'
--- state. Detections stay deduplicated by fingerprint.
+-- Re-evaluate a stream from an earlier time: rewind its cursor to the start
+-- and forget the rules' state, so the next pass rebuilds that state from the
+-- stream's first event exactly as it was (open episodes, SPC baselines), and
+-- writes only findings detected at or after %(since)s (replay_since; the
+-- earliest of two replays wins). Detections stay deduplicated by fingerprint.
 WITH target AS (
-    SELECT s.id, s.key,
-           (SELECT min(e.xact) FROM event e
-             WHERE e.stream = s.key AND e.occurred_at >= %(since)s) AS from_xact,
-           (SELECT min(e.id) FROM event e
-             WHERE e.stream = s.key AND e.occurred_at >= %(since)s) AS from_id
-      FROM stream s WHERE s.key = %(stream)s
+    SELECT id FROM stream WHERE key = %(stream)s
 ), forgot AS (
     DELETE FROM rule_state WHERE stream_id IN (SELECT id FROM target)
 )
 UPDATE stream s
-   SET cursor_xid = least(s.cursor_xid, coalesce(t.from_xact, s.cursor_xid)),
-       cursor = least(s.cursor, coalesce(t.from_id - 1, s.cursor))
+   SET cursor_xid = 0,
+       cursor = 0,
+       replay_since = least(s.replay_since, %(since)s)
   FROM target t
  WHERE s.id = t.id
-RETURNING s.cursor_xid, s.cursor
+RETURNING (SELECT count(*) FROM event e WHERE e.stream = s.key) AS events
 
 -- name: prune_finished
 -- Retention: delete a small batch of old finished runs (the caller loops).

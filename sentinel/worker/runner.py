@@ -37,6 +37,7 @@ class Batch:
     states: dict[str, dict[str, Any]]
     db_now: datetime
     last_event_at: datetime | None
+    replay_since: datetime | None  # a replay's rebuild: findings before it are not news
 
     @property
     def final(self) -> bool:
@@ -97,6 +98,7 @@ class PassRunner:
             states=states,
             db_now=bounds["db_now"],
             last_event_at=bounds["last_event_at"],
+            replay_since=bounds["replay_since"],
         )
 
     def _commit(
@@ -104,13 +106,16 @@ class PassRunner:
     ) -> Counts | None:
         """One fenced transaction; None if the lease was lost (nothing written)."""
         changed = {ref: st for ref, st in result.states.items() if batch.states.get(ref) != st}
+        findings = result.findings
+        if batch.replay_since is not None:
+            findings = [f for f in findings if f.last_seen >= batch.replay_since]
         ids = [e.id for e in batch.events]
         lease_lost = False
         with self.pool.connection() as conn, conn.transaction():
             store = RunStore(conn)
-            if result.findings and not store.lock_for_completion(claim, worker_id):
+            if findings and not store.lock_for_completion(claim, worker_id):
                 return None  # before writing anything
-            written = FindingStore(conn).write(claim.id, result.findings)
+            written = FindingStore(conn).write(claim.id, findings)
             store.save_states(claim.stream_id, changed)
             counts = Counts(
                 events=len(batch.events),

@@ -187,9 +187,11 @@ class RunStore:
         row = self.conn.execute(SQL["run_status"], {"run_id": run_id}).fetchone()
         return (row[0], row[1]) if row else None
 
-    def replay(self, stream: str, since: datetime) -> tuple[int, int] | None:
+    def replay(self, stream: str, since: datetime) -> int | None:
+        """Rewind the stream (see queries.sql): the number of events its next
+        pass re-reads, or None when there is no such stream."""
         row = self.conn.execute(SQL["replay"], {"stream": stream, "since": since}).fetchone()
-        return (int(row[0]), int(row[1])) if row else None
+        return int(row[0]) if row else None
 
     def prune_finished(self, older_than_seconds: float, batch: int = 1000) -> int:
         cur = self.conn.execute(

@@ -4,7 +4,7 @@ fail with backoff, and the claim index."""
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import psycopg
 import pytest
@@ -181,10 +181,12 @@ def test_operator_retry_and_replay(conn: psycopg.Connection) -> None:
         "('t', 'plant/s1', '2026-01-02T00:00:00Z', 'b')"
     )
     conn.execute("UPDATE stream SET cursor = 1000, cursor_xid = 10000000")
-    rewound = store.replay("plant/s1", datetime.fromisoformat("2026-01-01T12:00:00+00:00"))
-    assert rewound is not None
-    second = conn.execute("SELECT id, xact FROM event WHERE external_id = 'b'").fetchone()
-    assert rewound == (second[1], second[0] - 1)  # type: ignore[index]
+    since = datetime.fromisoformat("2026-01-01T12:00:00+00:00")
+    assert store.replay("plant/s1", since) == 2  # from the first event: the rules' state
+    assert store.replay("plant/s1", since + timedelta(days=1)) == 2
+    assert store.replay("nope", since) is None
+    row = conn.execute("SELECT cursor, cursor_xid, replay_since FROM stream").fetchone()
+    assert row == (0, 0, since)  # the earliest of two replays wins
 
 
 def test_claim_uses_the_claim_index(conn: psycopg.Connection) -> None:

@@ -104,8 +104,12 @@ def _states(conn: psycopg.Connection) -> dict[tuple[int, str], Any]:
     return {(r[0], r[1]): r[2] for r in rows}
 
 
-def _full_pass(pool: ConnectionPool, conn: psycopg.Connection) -> tuple[int, list[Completed]]:
-    ingest_events(conn, generate.generate(START))
+def _full_pass(
+    pool: ConnectionPool, conn: psycopg.Connection, batch_size: int = 10_000
+) -> tuple[int, list[Completed]]:
+    """The sample plant stored (in transactions of `batch_size` events, in
+    time order), then one pass over every stream."""
+    ingest_events(conn, generate.generate(START), batch_size=batch_size)
     me = _worker(conn)
     return me, _pass(pool, conn, me)
 
@@ -274,12 +278,10 @@ def test_replay_re_evaluates_without_duplicating_a_detection(
     states = _states(conn)
     cursors = _cursors(conn)
     per_stream = dict(conn.execute("SELECT stream, count(*) FROM event GROUP BY stream"))
-    first_ids = dict(conn.execute("SELECT stream, min(id) FROM event GROUP BY stream"))
 
     store = RunStore(conn)
     for key in generate.STREAMS:
-        rewound = store.replay(key, START - timedelta(hours=1))
-        assert rewound is not None and rewound[1] == first_ids[key] - 1
+        assert store.replay(key, START - timedelta(hours=1)) == per_stream[key]
     assert _states(conn) == {}  # the rules start over
 
     outcomes = _pass(pool, conn, me)
@@ -328,6 +330,53 @@ def test_cli_replay_of_one_stream_from_a_time(
     assert _totals(conn) == before
     assert _fingerprints(conn) == fingerprints
     assert _cursors(conn)[key] == _last_ids(conn)[key]
+
+
+def test_replay_from_inside_an_episode_reports_nothing_twice(
+    conn: psycopg.Connection, pool: ConnectionPool
+) -> None:
+    """press-2 runs hot from minute ~101 to ~129 (one episode) and press-3's
+    cycle-time baseline was learned from its first points: a replay from
+    minute 110 must neither see a new episode nor learn a new baseline."""
+    me, _ = _full_pass(pool, conn, batch_size=20)  # as if it arrived minute by minute
+    before, fingerprints, states = _totals(conn), _fingerprints(conn), _states(conn)
+    store = RunStore(conn)
+    for key in (generate.PRESS.format(2), generate.PRESS.format(3)):
+        assert store.replay(key, START + timedelta(minutes=110)) is not None
+
+    outcomes = _pass(pool, conn, me)
+    assert sum(o.counts.detections for o in outcomes) == 0
+    assert _totals(conn) == before
+    assert _fingerprints(conn) == fingerprints
+    assert _states(conn) == states
+
+
+def test_replay_writes_only_what_was_detected_since(
+    conn: psycopg.Connection, pool: ConnectionPool
+) -> None:
+    """After a rule change (here: its findings deleted), a replay writes the
+    findings detected from the time asked for on, not the stream's whole past."""
+    me, _ = _full_pass(pool, conn, batch_size=20)
+    key = generate.PRESS.format(2)
+    since = START + timedelta(minutes=150)
+    rows = conn.execute(
+        "SELECT fingerprint, last_seen >= %s FROM detection WHERE stream = %s", [since, key]
+    ).fetchall()
+    later = sorted(f for f, after in rows if after)
+    assert later and len(later) < len(rows)  # the fixture has findings on both sides
+    conn.execute("DELETE FROM detection WHERE stream = %s", [key])
+
+    RunStore(conn).replay(key, since)
+    _pass(pool, conn, me)
+    again = [
+        r[0]
+        for r in conn.execute(
+            "SELECT fingerprint FROM detection WHERE stream = %s ORDER BY 1", [key]
+        )
+    ]
+    assert again == later
+    row = conn.execute("SELECT replay_since FROM stream WHERE key = %s", [key]).fetchone()
+    assert row == (None,)  # caught up: the next findings are written as usual
 
 
 # -- bad input ----------------------------------------------------------------------
