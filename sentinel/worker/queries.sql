@@ -18,6 +18,28 @@ WITH tick AS (
 )
 SELECT count(*) FROM planned
 
+-- name: discover_streams
+-- Streams come into being on first sight: `sentinel ingest` creates its own,
+-- and this finds those of events a connector wrote straight into `event`. A
+-- skip scan over ix_event_stream_xact: one index probe per distinct stream,
+-- however many events. In key order, like ingest's upsert (no deadlock).
+WITH RECURSIVE keys AS (
+    (SELECT stream FROM event ORDER BY stream LIMIT 1)
+    UNION ALL
+    SELECT (SELECT e.stream FROM event e WHERE e.stream > k.stream ORDER BY e.stream LIMIT 1)
+      FROM keys k
+     WHERE k.stream IS NOT NULL
+), found AS (
+    INSERT INTO stream (key)
+    SELECT k.stream FROM keys k
+     WHERE k.stream IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM stream s WHERE s.key = k.stream)
+     ORDER BY k.stream
+    ON CONFLICT (key) DO NOTHING
+ RETURNING key
+)
+SELECT coalesce(array_agg(key ORDER BY key), '{}') FROM found
+
 -- name: claim
 -- Claim up to {limit} due runs this worker can serve, oldest window first:
 -- owner, lease, a fresh fence and attempts+1 in one statement. The stream's

@@ -182,10 +182,16 @@ class WorkerService:
         assert self.pool is not None
         with self.pool.connection() as conn:
             store = RunStore(conn)
+            found = store.discover_streams()
             planned = store.plan(
                 self.settings.run_interval_seconds, self.settings.max_attempts, exact=exact
             )
             metrics.QUEUE_DEPTH.set(store.queue_depth())
+        if found:
+            log.info(
+                "new streams",
+                extra={"action": "discover", "count": len(found), "streams": found[:20]},
+            )
         if planned:
             log.info("runs planned", extra={"action": "plan", "planned": planned})
         return planned

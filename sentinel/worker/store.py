@@ -33,6 +33,11 @@ class RunStore:
     def __init__(self, conn: psycopg.Connection) -> None:
         self.conn = conn
 
+    def discover_streams(self) -> list[str]:
+        """The keys of streams seen in `event` and now created (see queries.sql)."""
+        row = self.conn.execute(SQL["discover_streams"]).fetchone()
+        return list(row[0]) if row else []
+
     def plan(
         self,
         interval_seconds: float,

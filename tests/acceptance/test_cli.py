@@ -166,3 +166,28 @@ def test_ingest_then_run_once_finds_every_injected_fault(db_url: str, tmp_path: 
     assert ran.returncode == 0, ran.stderr
     found = {(r["rule"], r["stream"]) for r in json.loads(listed.stdout)}
     assert found == set(generate.EXPECTED)
+
+
+def test_events_a_connector_writes_straight_into_event_are_found(db_url: str) -> None:
+    """Connectors store events with plain SQL, creating no stream row: the
+    worker discovers their streams on its next plan and runs them."""
+    from datetime import UTC, datetime
+
+    from psycopg.types.json import Jsonb
+
+    from sentinel.sample import generate
+
+    START = datetime(2026, 11, 22, 6, tzinfo=UTC)  # the generator's default
+    with psycopg.connect(db_url) as conn:
+        conn.cursor().executemany(
+            "INSERT INTO event (source, stream, kind, occurred_at, external_id, payload) "
+            "VALUES (%(source)s, %(stream)s, %(kind)s, %(occurred_at)s, %(external_id)s, "
+            "%(payload)s)",
+            [{**e, "payload": Jsonb(e["payload"])} for e in generate.generate(START)],
+        )
+    env = {"SENTINEL_DATABASE_URL": db_url}
+    ran = sentinel("run-once", env=env)
+    listed = sentinel("recommendations", "list", "--json", env=env)
+    assert ran.returncode == 0, ran.stderr
+    found = {(r["rule"], r["stream"]) for r in json.loads(listed.stdout)}
+    assert found == set(generate.EXPECTED)

@@ -189,6 +189,23 @@ def test_operator_retry_and_replay(conn: psycopg.Connection) -> None:
     assert row == (0, 0, since)  # the earliest of two replays wins
 
 
+def test_streams_of_events_written_straight_into_event_are_discovered(
+    conn: psycopg.Connection,
+) -> None:
+    _streams(conn, 1)  # plant/s1 exists already
+    conn.execute(
+        "INSERT INTO event (source, stream, occurred_at, external_id) "
+        "SELECT 'c', k, now(), k || g FROM unnest(ARRAY['plant/s1', 'b/2', 'a/1']) k, "
+        "generate_series(1, 50) g"
+    )
+    store = RunStore(conn)
+    assert store.discover_streams() == ["a/1", "b/2"]
+    assert store.discover_streams() == []
+    keys = [r[0] for r in conn.execute("SELECT key FROM stream ORDER BY key")]
+    assert keys == ["a/1", "b/2", "plant/s1"]
+    assert store.plan(3600, 5) == 3  # and they are planned like any other
+
+
 def test_claim_uses_the_claim_index(conn: psycopg.Connection) -> None:
     conn.execute("INSERT INTO stream (key) SELECT 's' || g FROM generate_series(1, 2000) g")
     conn.execute(
