@@ -98,7 +98,8 @@ SELECT r.id, s.key AS stream, r.window_start, r.status::text AS status, r.attemp
 -- on detection(stream, id), each probing the partial index of open
 -- recommendations; index-only, and only the shown streams' detections).
 WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now)
-SELECT s.id, s.key, s.enabled, s.cursor, lag.n::int AS lag,
+SELECT s.id, s.key, s.enabled, s.cursor, s.replay_since IS NOT NULL AS replaying,
+       lag.n::int AS lag,
        extract(epoch FROM clock.now - greatest(s.last_event_at, latest.occurred_at))::float8
            AS last_event_age,
        o.n::int AS open_detections

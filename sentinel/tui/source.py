@@ -99,6 +99,7 @@ class StreamRow:
     key: str
     enabled: bool
     cursor: int
+    replaying: bool  # a replay is re-reading the stream (stream.replay_since)
     lag: int
     lag_capped: bool
     last_event_age: float | None

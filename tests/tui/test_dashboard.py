@@ -56,6 +56,24 @@ def test_each_view_shows_the_seeded_rows(seeded: tuple[str, dict[str, int]]) -> 
     assert len(seen["detections"]) == 3
 
 
+def test_a_stream_being_replayed_says_so(seeded: tuple[str, dict[str, int]]) -> None:
+    url, _ = seeded
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("UPDATE stream SET replay_since = now() WHERE key = 'plant-a/line-2/press-2'")
+    app = make_app(url, listen=False)
+    seen: list[list[str]] = []
+
+    async def scenario(pilot: Pilot[Any]) -> None:
+        await pilot.press("3")
+        await until(pilot, lambda: app.table(View.STREAMS).row_count > 0)
+        seen.extend(texts(app))
+
+    drive(app, scenario)
+    states = {r[0]: r[4] for r in seen}
+    assert states["plant-a/line-2/press-2"] == "replaying"  # rather than "silent"
+    assert states["plant-a/line-1/press-1"] == "live"
+
+
 def test_heartbeat_colours_follow_ages(seeded: tuple[str, dict[str, int]]) -> None:
     url, ids = seeded
     app = make_app(url, listen=False)

@@ -186,7 +186,7 @@ def test_streams_lag_newest_event_and_open_detections(
     want = _rows(
         seeded_conn,
         """
-        SELECT s.id, s.key, s.enabled, s.cursor,
+        SELECT s.id, s.key, s.enabled, s.cursor, s.replay_since IS NOT NULL AS replaying,
                least((SELECT count(*) FROM event e
                        WHERE e.stream = s.key AND e.xact >= s.cursor_xid), %(lag_cap)s) AS lag,
                extract(epoch FROM %(now)s - greatest(

@@ -33,8 +33,8 @@ plain words match any column, `!` inverts (`!status:succeeded`).
 red beyond, grey for inactive workers. **Runs**: retrying = queued after a
 failure; `↺n` = requeued n times from a dead worker or an expired lease.
 **Streams**: *silent* when the newest event is older than
-{source.SILENCE_SECONDS / 60:g} minutes; a lag of `{source.LAG_CAP}+` means at
-least that many events wait.
+{source.SILENCE_SECONDS / 60:g} minutes; *replaying* while a replay re-reads it;
+a lag of `{source.LAG_CAP}+` means at least that many events wait.
 """
 
 

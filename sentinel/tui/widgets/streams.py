@@ -1,4 +1,4 @@
-"""3 Streams: cursor lag, newest event, open detections, silence."""
+"""3 Streams: cursor lag, newest event, open detections, silence, replays."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ class StreamsTable(LiveTable):
     def shown(self, s: StreamRow) -> Shown:
         if not s.enabled:
             state, tone = "disabled", "muted"
+        elif s.replaying:
+            state, tone = "replaying", "accent"
         elif s.silent:
             state, tone = "silent", "warn"
         else:
