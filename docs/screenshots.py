@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from sentinel.db import embedded
 from sentinel.db.connect import database_url
 from sentinel.settings import Settings
 from sentinel.tui.app import SentinelApp
@@ -61,11 +63,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--no-demo", action="store_true", help="use SENTINEL_HOME's data as it is")
     args = parser.parse_args()
-    if not args.no_demo:
-        home = tempfile.mkdtemp(prefix="sentinel-shots-")
-        os.environ["SENTINEL_HOME"] = home
-        subprocess.run([sys.executable, "-m", "sentinel", "demo"], check=True)
-    asyncio.run(shoot(database_url(Settings())))
+    if args.no_demo:
+        asyncio.run(shoot(database_url(Settings())))
+    else:
+        home = Path(tempfile.mkdtemp(prefix="sentinel-shots-"))
+        os.environ["SENTINEL_HOME"] = str(home)
+        try:
+            subprocess.run([sys.executable, "-m", "sentinel", "demo"], check=True)
+            asyncio.run(shoot(database_url(Settings())))
+        finally:
+            embedded.stop_server(home)
+            shutil.rmtree(home, ignore_errors=True)
     print(f"wrote {', '.join(sorted(p.name for p in IMG.glob('tui-*.svg')))}")
 
 

