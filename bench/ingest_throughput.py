@@ -10,8 +10,9 @@ machine, the CPU an ingest costs per event in Python and in its server
 backend.
 
 Also the peak RSS of an ingest at two file sizes (a tenth of the file and the
-whole file), each in a fresh process, to show memory does not grow with the
-input.
+whole file), with external ids and without (derived ids must number identical
+lines, which means remembering every distinct line), each in a fresh process,
+to show memory does not grow with the input.
 
 Ends with `ratio=<ingest / copy>` (higher is better; target ≥ 0.5). Uses
 SENTINEL_DATABASE_URL's server, or a throwaway embedded Postgres.
@@ -48,12 +49,14 @@ CREATE TABLE IF NOT EXISTS bench_plain (
 """
 
 
-def write_inputs(folder: Path, lines: int) -> tuple[Path, Path]:
-    """The JSONL file ingest reads and the same rows as COPY text for psql."""
+def write_inputs(folder: Path, lines: int) -> tuple[Path, Path, Path]:
+    """The JSONL file ingest reads, the same lines without external ids
+    (ingest derives them), and the same rows as COPY text for psql."""
     jsonl = folder / f"events-{lines}.jsonl"
+    bare = folder / f"events-{lines}-no-ids.jsonl"
     tsv = folder / f"events-{lines}.tsv"
     start = datetime(2026, 11, 22, tzinfo=UTC)
-    with jsonl.open("w") as j, tsv.open("w") as t:
+    with jsonl.open("w") as j, bare.open("w") as b, tsv.open("w") as t:
         for i in range(lines):
             stream = f"plant-a/line-{i % 5}/press-{i % STREAMS}"
             occurred = (start + timedelta(seconds=i)).isoformat().replace("+00:00", "Z")
@@ -63,15 +66,15 @@ def write_inputs(folder: Path, lines: int) -> tuple[Path, Path]:
                 "stream": stream,
                 "kind": "measurement",
                 "occurred_at": occurred,
-                "external_id": f"plc-gw-{i:09d}",
                 "payload": payload,
             }
-            j.write(json.dumps(event) + "\n")
+            b.write(json.dumps(event) + "\n")
+            j.write(json.dumps({**event, "external_id": f"plc-gw-{i:09d}"}) + "\n")
             t.write(
                 f"plc-gw\t{stream}\tmeasurement\t{occurred}\tplc-gw-{i:09d}\t"
                 f"{json.dumps(payload)}\n"
             )
-    return jsonl, tsv
+    return jsonl, bare, tsv
 
 
 def _rounds(rates: list[float]) -> str:
@@ -159,8 +162,8 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="sentinel-bench-ingest-"))
     try:
         small_lines = max(args.lines // 10, 1)
-        jsonl, tsv = write_inputs(folder, args.lines)
-        small_jsonl, _ = write_inputs(folder, small_lines)
+        jsonl, no_ids, tsv = write_inputs(folder, args.lines)
+        small_jsonl, small_no_ids, _ = write_inputs(folder, small_lines)
         with throwaway_database() as url:
             ours: list[float] = []
             bare: list[float] = []
@@ -174,8 +177,7 @@ def main() -> None:
                     cpus.append(cpu)
                 bare.append(args.lines / time_copy(url, tsv))
                 table.append(args.lines / time_copy(url, tsv, EVENT_COLUMNS))
-            rss_small = peak_rss_mib(url, small_jsonl)
-            rss_big = peak_rss_mib(url, jsonl)
+            rss = [peak_rss_mib(url, path) for path in (small_jsonl, jsonl, small_no_ids, no_ids)]
         ingest_rate, copy_rate = median(ours), median(bare)
         print_table(
             ["path", "events/s (median)", "rounds"],
@@ -190,10 +192,19 @@ def main() -> None:
             print(f"ingest CPU per event: Python {python:.2f} µs, server backend {server:.2f} µs")
         print()
         print_table(
-            ["input lines", "file MiB", "ingest peak RSS MiB"],
+            ["input lines", "external ids", "file MiB", "ingest peak RSS MiB"],
             [
-                [small_lines, small_jsonl.stat().st_size / 2**20, rss_small],
-                [args.lines, jsonl.stat().st_size / 2**20, rss_big],
+                [n, given, path.stat().st_size / 2**20, peak]
+                for (n, given, path), peak in zip(
+                    [
+                        (small_lines, "given", small_jsonl),
+                        (args.lines, "given", jsonl),
+                        (small_lines, "derived", small_no_ids),
+                        (args.lines, "derived", no_ids),
+                    ],
+                    rss,
+                    strict=True,
+                )
             ],
         )
         print(f"lines={args.lines} rounds={args.rounds} python={sys.version.split()[0]}")

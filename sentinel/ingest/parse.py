@@ -27,13 +27,14 @@ The contract (DESIGN.md, "Event formats for sentinel ingest"):
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
+
+from sentinel.ingest.ids import Occurrences
 
 FIELDS = frozenset({"source", "stream", "kind", "occurred_at", "external_id", "payload"})
 CSV_TIME_COLUMNS = ("occurred_at", "timestamp")
@@ -71,38 +72,6 @@ class Rejection:
 
     def __str__(self) -> str:
         return f"{self.name}:{self.line}: {self.reason}"
-
-
-class Occurrences:
-    """Counts identical id-less events within one input, so that the n-th copy
-    of an event gets the n-th derived id. Holds one small entry per distinct
-    id-less event (nothing for events that carry an external_id)."""
-
-    __slots__ = ("_seen",)
-
-    def __init__(self) -> None:
-        self._seen: dict[bytes, int] = {}
-
-    def derive_id(
-        self, source: str, stream: str, kind: str, occurred_at: datetime, payload: dict[str, Any]
-    ) -> str:
-        canonical = json.dumps(
-            {
-                "source": source,
-                "stream": stream,
-                "kind": kind,
-                "occurred_at": occurred_at.astimezone(UTC).isoformat(),
-                "payload": payload,
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-            allow_nan=False,
-        )
-        digest = hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).digest()[:16]
-        count = self._seen.get(digest, 0) + 1
-        self._seen[digest] = count
-        return digest.hex() if count == 1 else f"{digest.hex()}.{count}"
 
 
 @dataclass(frozen=True, slots=True)

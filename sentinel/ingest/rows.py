@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from sentinel.ingest import parse
+from sentinel.ingest import ids, parse
 from sentinel.ingest.parse import Defaults, Event, Rejection
 
 CHUNK_ITEMS = 1_000
@@ -160,7 +160,7 @@ def jsonl_chunks(
     fields = parse.FIELDS
     default_kind = parse.DEFAULT_KIND
     default_source, default_stream, tz = defaults.source, defaults.stream, defaults.tz
-    occurrences = parse.Occurrences()
+    occurrences = ids.Occurrences()
     reference = parse.parse_jsonl_line
     bounds = _Bounds(batch_size, chunk_size)
     pieces: list[bytes] = []

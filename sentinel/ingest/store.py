@@ -25,7 +25,7 @@ import psycopg.errors
 
 from sentinel.db import queries
 from sentinel.errors import InputError
-from sentinel.ingest import parse, rows
+from sentinel.ingest import ids, parse, rows
 from sentinel.ingest.parse import Rejection
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ def ingest_events(
 ) -> IngestResult:
     """Store events already built as dicts in the JSON Lines shape
     (`occurred_at` may be an ISO-8601 string or a datetime)."""
-    occurrences = parse.Occurrences()
+    occurrences = ids.Occurrences()
     items = (
         parse.event_from_dict(obj, number, occurrences=occurrences, name=name)
         for number, obj in enumerate(events, 1)

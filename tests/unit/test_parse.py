@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sentinel.ingest import parse, rows
+from sentinel.ingest import ids, parse, rows
 from sentinel.ingest.parse import Defaults, Event, Rejection
 
 GOOD = {
@@ -442,3 +442,58 @@ def test_the_fast_path_matches_the_reference_on_generated_lines(
         for obj in objects
     ]
     assert_same_chunks(lines, Defaults(source="cli"), size=3)
+
+
+def test_derived_ids_never_change_across_versions() -> None:
+    """Ids derived by earlier versions: a file ingested again after an
+    upgrade must still store nothing twice."""
+    plain = '{"source":"a","stream":"s","occurred_at":"2026-01-01T00:00:00Z","payload":{"v":1}}'
+    awkward = (
+        '{"source":"plc","stream":"plant-a/x","kind":"measurement",'
+        '"occurred_at":"2026-11-22T10:00:00+02:00","payload":{"t":81.2,"small":1.5e-07,'
+        '"big":1e+16,"n":123456789012345678901234567890,"s":"\\u00e9\\n\\u2028",'
+        '"nested":{"b":[1,2.5,null,true],"a":{}}}}'
+    )
+    occurrences = ids.Occurrences()
+    got = [parse.parse_jsonl_line(t, 1, occurrences=occurrences) for t in (plain, awkward, plain)]
+    assert [e.external_id for e in got if isinstance(e, Event)] == [
+        "062ad3a117f77e7e70ed09b863aa924b",
+        "6be62297db635b97ad16c75094628154",
+        "062ad3a117f77e7e70ed09b863aa924b.2",
+    ]
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=16,
+)
+
+
+@given(st.dictionaries(st.text(max_size=6), JSON_VALUES, max_size=5))
+def test_canonical_json_is_json_dumps_byte_for_byte(value: dict[str, object]) -> None:
+    expected = json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8", "surrogatepass")
+    assert ids.canonical_json(value) == expected
+
+
+@given(
+    st.lists(st.integers(0, 6), max_size=60),
+    st.integers(1, 5),
+)
+def test_copies_are_numbered_the_same_once_counts_move_to_disk(
+    contents: list[int], in_memory: int
+) -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def numbered(occurrences: ids.Occurrences) -> list[str]:
+        return [occurrences.derive_id("a", "s", "k", at, {"v": v}) for v in contents]
+
+    assert numbered(ids.Occurrences(in_memory=in_memory)) == numbered(ids.Occurrences())
