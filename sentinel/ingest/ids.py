@@ -24,8 +24,8 @@ from typing import IO, Any
 
 import orjson
 
-# Distinct id-less events counted in memory (about 100 bytes each) before the
-# counts move to disk.
+# Distinct id-less events counted in memory (about 300 bytes each, with the
+# sort when they move) before the counts move to disk (20 bytes each, TMPDIR).
 IN_MEMORY = 100_000
 
 
