@@ -16,11 +16,16 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 from sentinel.errors import ConfigError
 
 ENV_PREFIX = "SENTINEL_"
+
+
+# Capabilities every worker reports from its own settings and version.
+RESERVED_CAPABILITIES = frozenset({"runtimes", "max_concurrent_runs", "sentinel_version"})
 
 
 class WorkerRole(StrEnum):
@@ -107,12 +112,26 @@ class Settings(BaseSettings):
     drain_grace_seconds: float = Field(20.0, ge=0)
     run_retention_days: float = Field(7.0, gt=0)
     log_format: str | None = None  # "json" or "text"; default: text on a terminal
+    # Custom keys added to the worker's capabilities (a JSON object), which a
+    # stream's required_capabilities can ask for: {"site": "lyon"}.
+    capabilities: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("runtimes")
     @classmethod
     def _runtimes(cls, value: str | None) -> str | None:
         if value is not None and not [r for r in value.split(",") if r.strip()]:
             raise ValueError("must be a comma-separated list of runtimes")
+        return value
+
+    @field_validator("capabilities")
+    @classmethod
+    def _capabilities(cls, value: dict[str, Any]) -> dict[str, Any]:
+        reserved = sorted(set(value) & RESERVED_CAPABILITIES)
+        if reserved:
+            raise ValueError(
+                f"{', '.join(reserved)} cannot be set here "
+                "(use SENTINEL_RUNTIMES and SENTINEL_MAX_CONCURRENT_RUNS)"
+            )
         return value
 
     @field_validator("worker_name")
@@ -149,6 +168,11 @@ def load_settings(**overrides: Any) -> Settings:
     bad variable."""
     try:
         return Settings(**overrides)
+    except SettingsError as exc:  # not JSON where a JSON object is expected
+        raise ConfigError(
+            f"invalid configuration: {exc}: give a JSON object, "
+            """e.g. SENTINEL_CAPABILITIES='{"site": "lyon"}'"""
+        ) from exc
     except ValidationError as exc:
         lines = []
         for error in exc.errors():

@@ -28,7 +28,7 @@ def runtimes(settings: Settings) -> list[str]:
 
 
 def capabilities(settings: Settings, custom: dict[str, Any] | None = None) -> dict[str, Any]:
-    caps: dict[str, Any] = dict(custom or {})
+    caps: dict[str, Any] = {**settings.capabilities, **(custom or {})}
     caps.update(
         runtimes=runtimes(settings),
         max_concurrent_runs=settings.max_concurrent_runs,

@@ -209,6 +209,29 @@ def test_runtimes_priority_env_over_file_over_detection(
     assert capabilities.runtimes(load_settings()) == ["shell"]
 
 
+def test_custom_capabilities_from_the_environment_or_the_config_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from sentinel.errors import ConfigError
+    from sentinel.registration import capabilities
+
+    config = tmp_path / "sentinel.yaml"
+    config.write_text("capabilities:\n  site: lyon\n  gpu: true\n")
+    monkeypatch.setenv("SENTINEL_CONFIG", str(config))
+    caps = capabilities.capabilities(load_settings())
+    assert caps["site"] == "lyon" and caps["gpu"] is True and "python" in caps["runtimes"]
+    monkeypatch.setenv("SENTINEL_CAPABILITIES", '{"site": "paris"}')
+    assert capabilities.capabilities(load_settings())["site"] == "paris"
+    for bad, says in (
+        ('{"runtimes": ["cuda"]}', "runtimes cannot be set here"),
+        ("site=lyon", "JSON object"),
+        ("[1]", "valid dictionary"),
+    ):
+        monkeypatch.setenv("SENTINEL_CAPABILITIES", bad)
+        with pytest.raises(ConfigError, match=says):
+            load_settings()
+
+
 def test_prune_removes_only_long_inactive_workers(
     db_url: str, pool: ConnectionPool, conn: psycopg.Connection
 ) -> None:
