@@ -92,8 +92,8 @@ INSERT INTO evidence (detection_id, kind, event_id, data)
 SELECT d.id, k.kind, NULL, '{"value": 91.5}'
   FROM detection d, (VALUES ('trigger'), ('window'), ('rule')) k(kind);
 
-INSERT INTO recommendation (detection_id, severity, text, status, created)
-SELECT d.id, d.severity, 'Inspect cooling on ' || d.stream,
+INSERT INTO recommendation (detection_id, stream, severity, text, status, created)
+SELECT d.id, d.stream, d.severity, 'Inspect cooling on ' || d.stream,
        (ARRAY['open', 'open', 'acknowledged', 'dismissed'])[1 + d.id %% 4]::recommendation_status,
        d.first_seen
   FROM detection d;

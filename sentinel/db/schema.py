@@ -239,6 +239,9 @@ recommendation = sa.Table(
         nullable=False,
         unique=True,
     ),
+    # The detection's stream, copied so that a stream's open recommendations
+    # are counted on an index of what is open, not on its detection history.
+    sa.Column("stream", KEY_TEXT, nullable=False),
     sa.Column("severity", severity, nullable=False),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("status", recommendation_status, nullable=False, server_default="open"),
@@ -247,11 +250,16 @@ recommendation = sa.Table(
     sa.Index("ix_recommendation_status", "status", "created"),
     sa.Index("ix_recommendation_reviewed", "status", "updated"),
     # The dashboard's open recommendations: by severity (header) and by
-    # detection (a stream's open detections), index-only.
+    # detection, index-only; and per stream (the streams view).
     sa.Index(
         "ix_recommendation_open",
         "detection_id",
         postgresql_include=["severity"],
+        postgresql_where=sa.text("status = 'open'"),
+    ),
+    sa.Index(
+        "ix_recommendation_open_stream",
+        "stream",
         postgresql_where=sa.text("status = 'open'"),
     ),
 )

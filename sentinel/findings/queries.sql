@@ -16,7 +16,7 @@ WITH found AS (
            anchor_event_id, first_seen, last_seen
       FROM found ORDER BY n
         ON CONFLICT (fingerprint) DO NOTHING
-    RETURNING id, fingerprint, severity
+    RETURNING id, fingerprint, severity, stream
 ), new_evidence AS (
     INSERT INTO evidence (detection_id, kind, event_id, data)
     SELECT new.id, e.kind, e.event_id, e.data
@@ -26,8 +26,8 @@ WITH found AS (
      ORDER BY found.n, e.i
     RETURNING 1
 ), new_recommendations AS (
-    INSERT INTO recommendation (detection_id, severity, text)
-    SELECT new.id, new.severity, found.recommendation
+    INSERT INTO recommendation (detection_id, stream, severity, text)
+    SELECT new.id, new.stream, new.severity, found.recommendation
       FROM new JOIN found USING (fingerprint)
      ORDER BY found.n
     RETURNING 1

@@ -94,9 +94,9 @@ SELECT r.id, s.key AS stream, r.window_start, r.status::text AS status, r.attemp
 -- name: streams
 -- Per shown stream, each on an index: the lag (events at or past the cursor's
 -- transaction, counted up to a cap on event(stream, xact, id)), the newest
--- stored event (one probe), and its open detections (the stream's detections
--- on detection(stream, id), each probing the partial index of open
--- recommendations; index-only, and only the shown streams' detections).
+-- stored event (one probe), and its open detections (its open
+-- recommendations, one each, on their partial index by stream: what is open,
+-- not the stream's detection history).
 WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now)
 SELECT s.id, s.key, s.enabled, s.cursor, s.replay_since IS NOT NULL AS replaying,
        lag.n::int AS lag,
@@ -117,10 +117,8 @@ SELECT s.id, s.key, s.enabled, s.cursor, s.replay_since IS NOT NULL AS replaying
         LIMIT 1) latest ON true
  CROSS JOIN LATERAL (
        SELECT count(*) AS n
-         FROM detection d
-        WHERE d.stream = s.key
-          AND EXISTS (SELECT 1 FROM recommendation r
-                       WHERE r.detection_id = d.id AND r.status = 'open')) o
+         FROM recommendation r
+        WHERE r.stream = s.key AND r.status = 'open') o
  ORDER BY s.key
 
 -- name: recommendations

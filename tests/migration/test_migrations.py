@@ -82,3 +82,20 @@ def test_column_collations_match_metadata(db_url: str) -> None:
     found = {(table, column): collation for table, column, collation in rows}
     assert found == {key: value for key, value in wanted.items() if key in found}
     assert found[("event", "stream")] == "C"
+
+
+def test_recommendations_stored_before_0005_get_their_stream(empty_db_url: str) -> None:
+    migrate.upgrade(empty_db_url, "0004")
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO detection (rule_ref, stream, kind, severity, summary, fingerprint,"
+            " first_seen, last_seen) VALUES ('r', 'plant/p1', 'threshold', 'warning', 's', 'f',"
+            " now(), now())"
+        )
+        conn.execute(
+            "INSERT INTO recommendation (detection_id, severity, text)"
+            " SELECT id, severity, 'do' FROM detection"
+        )
+    migrate.upgrade(empty_db_url)
+    with psycopg.connect(empty_db_url) as conn:
+        assert conn.execute("SELECT stream FROM recommendation").fetchall() == [("plant/p1",)]

@@ -253,11 +253,19 @@ def _findings(conn: psycopg.Connection, ids: dict[str, int], now: datetime) -> N
                 [row[0], ekind, event_id, Jsonb(data)],
             )
         rec = conn.execute(
-            "INSERT INTO recommendation (detection_id, severity, text, status, created, updated)"
-            " VALUES (%(d)s, %(sev)s, %(text)s, %(status)s,"
+            "INSERT INTO recommendation (detection_id, stream, severity, text, status, created,"
+            " updated) VALUES (%(d)s, %(stream)s, %(sev)s, %(text)s, %(status)s,"
             " %(now)s - make_interval(mins => %(ago)s), %(now)s - make_interval(mins => %(ago)s))"
             " RETURNING id",
-            {"now": now, "d": row[0], "sev": severity, "text": text, "status": status, "ago": ago},
+            {
+                "now": now,
+                "d": row[0],
+                "stream": stream,
+                "sev": severity,
+                "text": text,
+                "status": status,
+                "ago": ago,
+            },
         ).fetchone()
         assert rec
         ids[f"rec-{rule}"] = rec[0]

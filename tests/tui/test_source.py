@@ -89,8 +89,9 @@ def _seed(conn: psycopg.Connection) -> None:
             assert det
             if rnd.random() < 0.9:
                 conn.execute(
-                    "INSERT INTO recommendation (detection_id, severity, text, status, created,"
-                    " updated) SELECT id, severity, 'do', %s, %s, %s FROM detection WHERE id = %s",
+                    "INSERT INTO recommendation (detection_id, stream, severity, text, status,"
+                    " created, updated) SELECT id, stream, severity, 'do', %s, %s, %s"
+                    " FROM detection WHERE id = %s",
                     [
                         rnd.choice(["open", "open", "acknowledged", "dismissed"]),
                         seen,
