@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import psycopg
 
@@ -27,20 +28,25 @@ class LivenessLock:
         self._conn: psycopg.Connection | None = None
         self._mutex = threading.Lock()
 
-    def acquire(self) -> bool:
-        """Open the connection and take the lock; False if another session holds it."""
+    def acquire(self, wait: float = 0.0) -> bool:
+        """Open the connection and take the lock; False if another session
+        still holds it after `wait` seconds."""
         with self._mutex:
             self._close()
             conn = connect(self.url)
             conn.execute("SELECT set_config('application_name', %s, false)", [self.name[:63]])
-            row = conn.execute(
-                "SELECT pg_try_advisory_lock(%s, hashtext(%s))", [LOCK_CLASS, self.name]
-            ).fetchone()
-            if not row or not row[0]:
-                conn.close()
-                return False
-            self._conn = conn
-            return True
+            deadline = time.monotonic() + wait
+            while True:
+                row = conn.execute(
+                    "SELECT pg_try_advisory_lock(%s, hashtext(%s))", [LOCK_CLASS, self.name]
+                ).fetchone()
+                if row and row[0]:
+                    self._conn = conn
+                    return True
+                if time.monotonic() >= deadline:
+                    conn.close()
+                    return False
+                time.sleep(0.05)
 
     def healthy(self) -> bool:
         """Is the lock still ours? (False when its connection broke.)"""

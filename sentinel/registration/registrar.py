@@ -22,6 +22,11 @@ from sentinel.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# A process that has just died may hold its name's lock a moment longer: the
+# server ends its session asynchronously. A successor under the same name
+# waits this long before it is refused.
+LOCK_WAIT_SECONDS = 1.0
+
 
 class Registration:
     def __init__(
@@ -64,7 +69,7 @@ class Registration:
     def register(self, in_hand: Iterable[int] = ()) -> int:
         """Take the name's lock and upsert the row. Refuses a name that another
         live process holds."""
-        if not self.lock.acquire():
+        if not self.lock.acquire(wait=LOCK_WAIT_SECONDS):
             raise RegistrationRefused(self._refusal())
         with self.pool.connection() as conn, conn.transaction():
             store = WorkerStore(conn)

@@ -3,6 +3,7 @@ capabilities, and noticing the dead."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -126,7 +127,10 @@ def test_sweep_notices_a_worker_whose_session_is_gone(
 
     assert watcher.sweep().dead == ()  # alive: its lock is held
     victim.lock.release()  # SIGKILL: the session and its lock vanish
-    sweep = watcher.sweep()
+    # (the server ends the session asynchronously: the lock goes a moment later)
+    deadline = time.monotonic() + 5
+    while not (sweep := watcher.sweep()).dead and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert sweep.dead == ("victim",) and sweep.requeued == 1
     assert _worker(conn, "victim")["status"] == "inactive"
     status = conn.execute("SELECT status, lease_owner FROM run WHERE id = %s", [run_id]).fetchone()
