@@ -42,7 +42,8 @@ CURRENT_XACT = sa.text("(pg_current_xact_id()::text)::bigint")
 
 # Stream keys, event sources and external ids compare as bytes: each event
 # enters indexes on them, and memcmp is much cheaper than the locale's rules.
-# Columns compared with each other must share it (migration 0003).
+# Columns compared with each other share it, so their indexes serve the
+# comparison (migration 0003).
 KEY_TEXT = sa.Text(collation="C")
 
 
