@@ -42,8 +42,8 @@ CURRENT_XACT = sa.text("(pg_current_xact_id()::text)::bigint")
 
 # Stream keys, event sources and external ids compare as bytes: each event
 # enters indexes on them, and memcmp is much cheaper than the locale's rules.
-# Columns compared with each other share it, so their indexes serve the
-# comparison (migration 0003).
+# Columns joined with each other share it: every copy of a stream key sorts
+# the same way (migration 0003).
 KEY_TEXT = sa.Text(collation="C")
 
 

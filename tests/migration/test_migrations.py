@@ -62,7 +62,7 @@ def test_worker_capability_queries_from_attune_docs_work(conn: psycopg.Connectio
 
 def test_column_collations_match_metadata(db_url: str) -> None:
     """Alembic's comparison ignores collations; the joins on stream keys need
-    them to agree (an index serves only comparisons in its own collation)."""
+    them to agree (every copy of a stream key sorts the same way)."""
     wanted = {
         (table.name, column.name): getattr(column.type, "collation", None)
         for table in metadata.tables.values()
