@@ -76,6 +76,7 @@ class WorkerService:
         self.executor: ThreadPoolExecutor | None = None
         self.runner: PassRunner | None = None
         self._next_plan = 0.0
+        self._next_discovery = 0.0
         self._next_retention = time.monotonic() + RETENTION_EVERY_SECONDS
 
     # ---- lifecycle -------------------------------------------------------
@@ -180,9 +181,14 @@ class WorkerService:
 
     def plan(self, *, exact: bool = False) -> int:
         assert self.pool is not None
+        found: list[str] = []
         with self.pool.connection() as conn:
             store = RunStore(conn)
-            found = store.discover_streams()
+            # Streams that connectors started in `event`: one index probe per
+            # stream, so once per run interval rather than at every plan.
+            if time.monotonic() >= self._next_discovery:
+                found = store.discover_streams()
+                self._next_discovery = time.monotonic() + self.settings.run_interval_seconds
             planned = store.plan(
                 self.settings.run_interval_seconds, self.settings.max_attempts, exact=exact
             )
