@@ -227,3 +227,37 @@ def test_sigterm_drains_exits_zero_and_leaves_the_worker_inactive(
     assert "worker deregistered" in messages
     assert scalar(db_url, "SELECT count(*) FROM run WHERE status = 'running'") == 0
     assert json.dumps(messages)  # the log is JSON lines throughout
+
+
+def test_a_stream_pinned_to_a_site_runs_only_on_that_sites_workers(
+    db_url: str, tmp_path: Path
+) -> None:
+    """SENTINEL_CAPABILITIES gives a worker custom keys; a stream whose
+    required_capabilities asks for one waits for a worker that has it."""
+    _sample(db_url)
+    pinned = generate.PRESS.format(2)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            'UPDATE stream SET required_capabilities = \'{"site": "lyon"}\' WHERE key = %s',
+            [pinned],
+        )
+
+    def behind() -> set[str]:
+        with psycopg.connect(db_url) as conn:
+            rows = conn.execute(
+                "SELECT s.key FROM stream s WHERE EXISTS (SELECT 1 FROM event e "
+                "WHERE e.stream = s.key AND e.xact >= s.cursor_xid)"
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    with fleet(db_url, tmp_path, 1, names=["paris-1"], SENTINEL_CAPABILITIES='{"site": "paris"}'):
+        wait_for(lambda: behind() == {pinned}, timeout=60, what="all but the pinned stream")
+        with fleet(db_url, tmp_path, 1, names=["lyon-1"], SENTINEL_CAPABILITIES='{"site": "lyon"}'):
+            wait_for(lambda: not behind(), timeout=60, what="the pinned stream too")
+    with psycopg.connect(db_url) as conn:
+        owners = conn.execute(
+            "SELECT DISTINCT w.name FROM run r JOIN stream s ON s.id = r.stream_id "
+            "JOIN worker w ON w.id = r.lease_owner WHERE s.key = %s AND r.event_count > 0",
+            [pinned],
+        ).fetchall()
+    assert owners == [("lyon-1",)]
