@@ -116,14 +116,16 @@ def active_workers(url: str) -> int:
     return int(scalar(url, "SELECT count(*) FROM worker WHERE status = 'active'"))
 
 
+def streams_behind(url: str) -> set[str]:
+    """The streams whose cursor is not yet past all of their events."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT s.key FROM stream s WHERE EXISTS (SELECT 1 FROM event e "
+            "WHERE e.stream = s.key AND e.xact >= s.cursor_xid)"
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
 def all_processed(url: str) -> bool:
     """Every stream's cursor is past all of its events."""
-    return bool(
-        scalar(
-            url,
-            """
-            SELECT NOT EXISTS (SELECT 1 FROM stream s WHERE EXISTS (
-                       SELECT 1 FROM event e WHERE e.stream = s.key AND e.xact >= s.cursor_xid))
-            """,
-        )
-    )
+    return not streams_behind(url)

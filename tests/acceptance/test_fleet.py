@@ -12,7 +12,7 @@ import pytest
 
 from sentinel.ingest.store import ingest_events
 from sentinel.sample import generate
-from tests.acceptance.fleet import all_processed, fleet, scalar, wait_for
+from tests.acceptance.fleet import all_processed, fleet, scalar, streams_behind, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -242,18 +242,12 @@ def test_a_stream_pinned_to_a_site_runs_only_on_that_sites_workers(
             [pinned],
         )
 
-    def behind() -> set[str]:
-        with psycopg.connect(db_url) as conn:
-            rows = conn.execute(
-                "SELECT s.key FROM stream s WHERE EXISTS (SELECT 1 FROM event e "
-                "WHERE e.stream = s.key AND e.xact >= s.cursor_xid)"
-            ).fetchall()
-        return {r[0] for r in rows}
-
     with fleet(db_url, tmp_path, 1, names=["paris-1"], SENTINEL_CAPABILITIES='{"site": "paris"}'):
-        wait_for(lambda: behind() == {pinned}, timeout=60, what="all but the pinned stream")
+        wait_for(
+            lambda: streams_behind(db_url) == {pinned}, timeout=60, what="all but the pinned one"
+        )
         with fleet(db_url, tmp_path, 1, names=["lyon-1"], SENTINEL_CAPABILITIES='{"site": "lyon"}'):
-            wait_for(lambda: not behind(), timeout=60, what="the pinned stream too")
+            wait_for(lambda: all_processed(db_url), timeout=60, what="the pinned stream too")
     with psycopg.connect(db_url) as conn:
         owners = conn.execute(
             "SELECT DISTINCT w.name FROM run r JOIN stream s ON s.id = r.stream_id "
