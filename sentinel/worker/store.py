@@ -3,6 +3,7 @@ connection and the transaction."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import Enum
@@ -220,6 +221,7 @@ def _event_row(cursor: Any) -> Callable[[Sequence[Any]], Event]:
     return Event._make
 
 
+@functools.cache
 def claim_statement(limit: int) -> sql.Composed:
     """The claim with its limit written in: as a parameter, the planner could
     not trust a generic plan and would plan every claim anew (a third of its
