@@ -129,7 +129,8 @@ class SentinelApp(App[None]):
         self.source.close()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Over a detail or modal screen, only help and quit stay bound."""
+        """Over a detail or modal screen the dashboard's own keys are off; the
+        screen's bindings (escape and q go back) come first, help and quit stay."""
         return self.screen is self.screen_stack[0] or action in ("quit", "help")
 
     def table(self, view: View | None = None) -> LiveTable:

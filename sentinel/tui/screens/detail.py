@@ -29,7 +29,7 @@ class DetailText(Static):
 
 class DetailScreen(Screen[None]):
     BINDINGS = [
-        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("escape,q", "back", "Back"),
         Binding("a", "review('acknowledge')", "Ack"),
         Binding("d", "review('dismiss')", "Dismiss"),
         Binding("r", "reload", "Reload"),
@@ -55,6 +55,9 @@ class DetailScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.action_reload()
+
+    def action_back(self) -> None:
+        self.dismiss()
 
     def action_reload(self) -> None:
         self._load()

@@ -24,7 +24,7 @@ HELP = f"""\
 | `enter` | a recommendation's or detection's evidence and chart |
 | `a` / `d` | acknowledge / dismiss the recommendation (asks first) |
 | `escape` | back |
-| `q` | quit |
+| `q` | quit (on this or the detail screen: back) |
 
 **Filter**: `stream:GLOB` `worker:GLOB` `rule:GLOB` `status:S` `severity:S`,
 plain words match any column, `!` inverts (`!status:succeeded`).
@@ -39,7 +39,10 @@ a lag of `{source.LAG_CAP}+` means at least that many events wait.
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,question_mark,q", "app.pop_screen", "Close")]
+    BINDINGS = [Binding("escape,question_mark,q", "back", "Close")]
+
+    def action_back(self) -> None:
+        self.dismiss()
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
