@@ -1,4 +1,4 @@
-"""`sentinel db …`: migrations and the URL in use."""
+"""`sentinel db …`: migrations, the URL in use, the embedded server's state and stop."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sentinel.errors import DatabaseError
 
 @click.group("db")
 def db_group() -> None:
-    """Migrate the configured database."""
+    """Migrate the database; show or stop the embedded server."""
 
 
 def _migrating(action: str, url: str, fn: object, *args: str) -> None:
@@ -59,6 +59,82 @@ def current(ctx: CliContext) -> None:
 def url(ctx: CliContext) -> None:
     """Print the database URL in use (password masked)."""
     click.echo(connect.mask_url(ctx.url))
+
+
+def _answers(url: str) -> str | None:
+    """None if the server answers, else the one-line reason."""
+    try:
+        connect.connect(url).close()
+    except DatabaseError as exc:
+        return str(exc)
+    return None
+
+
+@db_group.command("status")
+@click.option("--json", "json_output", is_flag=True, help="Print the state as JSON.")
+@pass_context
+def status(ctx: CliContext, json_output: bool) -> None:
+    """Show the database in use: the embedded server's state, or the external URL.
+
+    Never starts the embedded server."""
+    from sentinel.db import embedded
+
+    settings = ctx.settings
+    if settings.database_url:
+        problem = _answers(settings.database_url)
+        report: dict[str, object] = {
+            "kind": "external",
+            "url": connect.mask_url(settings.database_url),
+            "answers": problem is None,
+            "error": problem,
+        }
+        lines = [
+            "database: external (SENTINEL_DATABASE_URL); sentinel db stop does not apply",
+            f"url: {report['url']}",
+            "state: answers" if problem is None else f"state: does not answer: {problem}",
+        ]
+    else:
+        server = embedded.state(settings.home)
+        problem = _answers(server.admin_url) if server.admin_url else None
+        report = {"kind": "embedded", **server.to_json()}
+        report["answers"] = server.running and problem is None
+        lines = [f"database: the embedded Postgres under {server.home}"]
+        created = "" if server.initialised else " (not created yet)"
+        lines.append(f"data dir: {server.data_dir}{created}")
+        if server.running:
+            answers = "accepting connections" if problem is None else f"not answering: {problem}"
+            lines.append(f"state: running, {answers}")
+            lines.append(f"pid: {server.pid}")
+            lines.append(f"port: {server.port} (unix socket in {server.socket_dir}; no TCP)")
+            if server.started_at:
+                lines.append(f"started: {server.started_at.isoformat(timespec='seconds')}")
+        else:
+            lines.append("state: not running (the next command that needs it starts it)")
+    if json_output:
+        import json
+
+        click.echo(json.dumps(report, indent=2))
+    else:
+        click.echo("\n".join(lines))
+
+
+@db_group.command("stop")
+@pass_context
+def stop(ctx: CliContext) -> None:
+    """Stop the embedded Postgres (connected workers and dashboards lose it)."""
+    from sentinel.db import embedded
+
+    settings = ctx.settings
+    if settings.database_url:
+        raise DatabaseError(
+            "the database is external (SENTINEL_DATABASE_URL is set): "
+            "sentinel db stop only stops the embedded Postgres"
+        )
+    stopped = embedded.stop_server(settings.home)
+    if stopped is None:
+        click.echo(f"the embedded Postgres under {settings.home} is not running; nothing to stop")
+    else:
+        click.echo(f"stopped the embedded Postgres under {settings.home} (pid {stopped.pid})")
 
 
 @db_group.command("sql")

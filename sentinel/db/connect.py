@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -19,11 +19,14 @@ from sentinel.settings import Settings
 CONNECT_TIMEOUT = 5
 
 
-def database_url(settings: Settings) -> str:
-    """The configured URL, or the embedded server's (started if needed)."""
+def database_url(
+    settings: Settings, on_start: Callable[[embedded.ServerState], None] | None = None
+) -> str:
+    """The configured URL, or the embedded server's (started if needed;
+    `on_start` is told when this call started it)."""
     if settings.database_url:
         return settings.database_url
-    return embedded.ensure_server(settings.home)
+    return embedded.ensure_server(settings.home, on_start=on_start)
 
 
 def mask_url(url: str) -> str:

@@ -54,13 +54,22 @@ def _connected(url: str) -> Iterator[sa.Connection]:
         engine.dispose()
 
 
+def _serialised(conn: sa.Connection) -> None:
+    """Hold a transaction-scoped advisory lock: two migrations at once (two
+    first uses of a fresh database) run one after the other, so the second
+    finds the first's work done instead of failing on CREATE TABLE."""
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('sentinel.migrate'))"))
+
+
 def upgrade(url: str, revision: str = "head") -> None:
     with _connected(url) as conn:
+        _serialised(conn)
         command.upgrade(alembic_config(conn), revision)
 
 
 def downgrade(url: str, revision: str) -> None:
     with _connected(url) as conn:
+        _serialised(conn)
         command.downgrade(alembic_config(conn), revision)
 
 
