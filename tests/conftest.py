@@ -26,19 +26,27 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[pg.Server]:
-    external = os.environ.get("SENTINEL_TEST_DATABASE_URL")
-    if external:
-        yield pg.Server(external, "external")
+def pg_server(request: pytest.FixtureRequest) -> Iterator[pg.Server]:
+    choice = pg.choose(os.environ.get("SENTINEL_TEST_DATABASE_URL"))
+    if choice.note:
+        _say(request.config, choice.note)
+    try:
+        yield choice.server
+    finally:
+        choice.release()
+
+
+def _say(config: pytest.Config, line: str) -> None:
+    """One line on the terminal, past pytest's output capture."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None:
+        print(line)
         return
-    if pg.docker_answers():
-        server, handle = pg.container()
-        yield server
-        handle.stop()  # type: ignore[attr-defined]
-        return
-    server = pg.embedded()
-    yield server
-    pg.destroy(server)
+    with capture.global_and_fixture_disabled():
+        if getattr(reporter._tw, "width_of_current_line", 0):  # after progress dots
+            reporter.write("\n")
+        reporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

@@ -1,13 +1,19 @@
 """Real Postgres servers for the tests: an external URL, a testcontainers
-container, or an embedded server from the wheel, in that order."""
+container, or an embedded server from the wheel, in that order.
+
+A Docker engine that answers but cannot start the container (no registry to
+pull the image or ryuk from, a refused run, a wait that times out) falls back
+to the embedded server, with one line saying why (`choose`)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,9 +115,63 @@ def docker_answers() -> bool:
         return False
 
 
-def container() -> tuple[Server, object]:
+IMAGE_VARIABLE = "SENTINEL_TEST_POSTGRES_IMAGE"
+DEFAULT_IMAGE = "postgres:17-alpine"
+
+
+def container() -> tuple[Server, Callable[[], None]]:
+    """A testcontainers Postgres from SENTINEL_TEST_POSTGRES_IMAGE (a local
+    image, say) or postgres:17-alpine, and the function that removes it."""
     from testcontainers.postgres import PostgresContainer
 
-    pg = PostgresContainer("postgres:17-alpine", driver=None)
-    pg.start()
-    return Server(pg.get_connection_url(), "testcontainers"), pg
+    image = os.environ.get(IMAGE_VARIABLE) or DEFAULT_IMAGE
+    pg = PostgresContainer(image, driver=None)
+    try:
+        pg.start()
+        url = pg.get_connection_url()
+    except BaseException:
+        with contextlib.suppress(Exception):  # whatever part of it was created
+            pg.stop()
+        raise
+    return Server(url, f"testcontainers {image}"), pg.stop
+
+
+@dataclass
+class Choice:
+    server: Server
+    release: Callable[[], None]  # stops (and removes) what `choose` started
+    note: str | None = None  # why it fell back to the embedded server, one line
+
+
+def choose(
+    external: str | None,
+    *,
+    docker: Callable[[], bool] = docker_answers,
+    start_container: Callable[[], tuple[Server, Callable[[], None]]] = container,
+    start_embedded: Callable[[], Server] = embedded,
+) -> Choice:
+    """The session's server: the external URL if given; else a container when
+    Docker answers and the container starts; else the embedded server."""
+    if external:
+        return Choice(Server(external, "external"), lambda: None)
+    note = None
+    if docker():
+        try:
+            server, release = start_container()
+        except Exception as exc:  # docker, image, ryuk, wait: any failure falls back
+            note = (
+                f"tests: Docker answers but the Postgres container did not start "
+                f"({_one_line(exc)}); using the embedded Postgres "
+                f"(set {IMAGE_VARIABLE} to a local image, or SENTINEL_TEST_DATABASE_URL)"
+            )
+        else:
+            return Choice(server, release)
+    server = start_embedded()
+    return Choice(server, lambda: destroy(server), note)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if len(text) > 200:
+        text = text[:199] + "…"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
