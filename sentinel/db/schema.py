@@ -250,6 +250,8 @@ recommendation = sa.Table(
     _ts("updated", nullable=False, server_default=NOW),
     sa.Index("ix_recommendation_status", "status", "created"),
     sa.Index("ix_recommendation_reviewed", "status", "updated"),
+    # The dashboard's recommendations, most severe first, and filtered by severity.
+    sa.Index("ix_recommendation_status_severity", "status", "severity", "created"),
     # The dashboard's open recommendations: by severity (header) and by
     # detection, index-only; and per stream (the streams view).
     sa.Index(

@@ -30,7 +30,7 @@ from sentinel.tui import filters, messages
 from sentinel.tui.screens.confirm import ConfirmScreen
 from sentinel.tui.screens.detail import DetailScreen
 from sentinel.tui.screens.help import HelpScreen
-from sentinel.tui.source import Source, View
+from sentinel.tui.source import COUNT_CAP, Source, View
 from sentinel.tui.widgets.detections import DetectionsTable
 from sentinel.tui.widgets.fleet import FleetTable, Thresholds
 from sentinel.tui.widgets.recommendations import RecommendationsTable
@@ -67,6 +67,13 @@ class SentinelApp(App[None]):
         Binding("r", "refresh_now", "Refresh"),
         Binding("plus,equals_sign", "slower", "Slower", key_display="+", show=False),
         Binding("minus", "faster", "Faster", key_display="-", show=False),
+        Binding("c", "drill('recommendations', 'status:open severity:critical')", "Critical"),
+        Binding(
+            "w", "drill('recommendations', 'status:open severity:warning')", "Warnings", show=False
+        ),
+        Binding("i", "drill('recommendations', 'status:open severity:info')", "Info", show=False),
+        Binding("x", "drill('runs', 'status:dead')", "Dead runs", show=False),
+        Binding("e", "toggle_empty", "Empty runs", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("q", "quit", "Quit"),
@@ -95,6 +102,8 @@ class SentinelApp(App[None]):
         self.paused = False
         self.filters: dict[View, filters.Filter] = {v: filters.Filter() for v in View}
         self.rows: dict[View, tuple[Any, ...]] = {}
+        self.totals: dict[View, tuple[int, int]] = {}  # rows the filter lets through, cap
+        self.show_empty = False  # the runs view hides empty successful runs
         self.error: str | None = None
         self.refreshes = 0  # completed refreshes, for tests and the bench
         self._fetching = False
@@ -147,12 +156,12 @@ class SentinelApp(App[None]):
             self._again = True
             return
         self._fetching = True
-        self._fetch(self.view)
+        self._fetch(self.view, self.filters[self.view], self.show_empty)
 
     @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
-    def _fetch(self, view: View) -> None:
+    def _fetch(self, view: View, flt: filters.Filter, show_empty: bool) -> None:
         try:
-            snapshot = self.source.snapshot(view)
+            snapshot = self.source.snapshot(view, flt, show_empty=show_empty)
         except DatabaseUnavailable as exc:
             self.post_message(messages.RefreshFailed(str(exc), unreachable=True))
         except psycopg.OperationalError as exc:
@@ -169,7 +178,8 @@ class SentinelApp(App[None]):
         self.error = None
         self.query_one("#banner").remove_class("-visible")
         self.rows[snapshot.view] = snapshot.rows
-        self.table(snapshot.view).show(snapshot.rows, self.filters[snapshot.view])
+        self.totals[snapshot.view] = (snapshot.total, snapshot.count_cap)
+        self.table(snapshot.view).show(snapshot.rows, snapshot.total)
         self.query_one(SummaryBar).show(
             snapshot.summary, paused=self.paused, interval=self.interval
         )
@@ -259,8 +269,13 @@ class SentinelApp(App[None]):
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id != "filter":
             return
-        self.filters[self.view] = filters.parse(event.value)
-        self._reshow()
+        flt = filters.parse(event.value)
+        if flt.terms != self.filters[self.view].terms:
+            self.filters[self.view] = flt
+            self.request_refresh()  # the database filters
+        else:
+            self.filters[self.view] = flt
+        self._update_info()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
@@ -270,15 +285,36 @@ class SentinelApp(App[None]):
 
     def action_clear_filter(self) -> None:
         flt = self.query_one("#filter", Input)
+        was = self.filters[self.view]
         flt.value = ""
         self.filters[self.view] = filters.Filter()
         flt.remove_class("-visible")
-        self._reshow()
+        if was:
+            self.request_refresh()
+        self._update_info()
         self.table().focus()
 
-    def _reshow(self) -> None:
-        if self.view in self.rows:
-            self.table().show(self.rows[self.view], self.filters[self.view])
+    def set_filter(self, view: View, text: str) -> None:
+        """Show a view filtered by `text` (the header's drill-down keys)."""
+        self.filters[view] = filters.parse(text)
+        if view != self.view:
+            self.action_view(view.value)
+        else:
+            self.request_refresh()
+        flt = self.query_one("#filter", Input)
+        flt.value = text
+        flt.add_class("-visible")
+        self.table().focus()
+        self._update_info()
+
+    def action_drill(self, view: str, text: str) -> None:
+        self.set_filter(View(view), text)
+
+    def action_toggle_empty(self) -> None:
+        if self.view != View.RUNS:
+            return
+        self.show_empty = not self.show_empty
+        self.request_refresh()
         self._update_info()
 
     def action_sort(self) -> None:
@@ -290,14 +326,19 @@ class SentinelApp(App[None]):
 
     def _update_info(self) -> None:
         table = self.table()
-        shown = (
-            f"{table.row_count} of {table.total}"
-            if self.filters[self.view]
-            else str(table.row_count)
-        )
-        parts = [f"{table.TITLE}: {shown} rows", table.sort_label()]
+        total, cap = self.totals.get(self.view, (table.row_count, COUNT_CAP))
+        if total > table.row_count:
+            of = f"{total:,}+" if total >= cap else f"{total:,}"
+            shown = f"showing {table.row_count:,} of {of} rows"
+        else:
+            shown = f"{table.row_count:,} rows"
+        parts = [f"{table.TITLE}: {shown}", table.sort_label()]
+        if table.sort_column is not None and total > table.row_count:
+            parts[-1] += " (of those shown)"
         if self.filters[self.view]:
             parts.append(f"filter: {self.filters[self.view].text}")
+        if self.view == View.RUNS and not self.show_empty:
+            parts.append("empty successful runs hidden (e)")
         if self.readonly:
             parts.append("read-only")
         self.query_one("#viewinfo", Static).update(" · ".join(parts))
@@ -418,6 +459,9 @@ def main(readonly: bool, refresh: float) -> None:
         settings = load_settings()
         url = database_url(settings)
         Source(url).ping()
+        from sentinel.db import errors as db_errors
+
+        db_errors.require_schema(url)  # an un-migrated database: one line, not a banner
     except SentinelError as exc:
         click.echo(f"sentinel-tui: error: {exc}", err=True)
         sys.exit(1)

@@ -78,3 +78,71 @@ def parse(text: str) -> Filter:
         elif word:
             terms.append(Term(None, word.lower(), negate))
     return Filter(tuple(terms), text)
+
+
+# ---- in the database --------------------------------------------------------
+#
+# The views filter in their queries, before the row limit, so a filter finds
+# what the newest rows would hide. A view declares the qualifiers it has: a
+# closed set of values (statuses, severities: the pattern is resolved here
+# against them, so the query compares an enum with a list and can use its
+# indexes) or free text (stream, worker, rule: Postgres regular expressions,
+# case-insensitive, that every value must match, and ones none may match).
+# Plain words match the view's text columns the same way.
+
+
+def regex(term: Term) -> str:
+    """The Postgres regular expression (ARE) of a text term: a glob anchored
+    on the whole value, or a substring."""
+    if not _GLOB_CHARS & set(term.pattern):
+        return _escape(term.pattern)
+    out, i, pattern = ["^"], 0, term.pattern
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "*":
+            out.append(".*")
+        elif ch == "?":
+            out.append(".")
+        elif ch == "[" and pattern.find("]", i + 2) > 0:
+            end = pattern.find("]", i + 2)
+            body = pattern[i + 1 : end]
+            if body.startswith("!"):
+                body = "^" + body[1:]
+            out.append("[" + body.replace("\\", "\\\\") + "]")
+            i = end
+        else:
+            out.append(_escape(ch))
+        i += 1
+    return "".join(out) + "$"
+
+
+def _escape(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "\\" + ch for ch in text)
+
+
+def allowed(flt: Filter, name: str, values: tuple[str, ...]) -> list[str]:
+    """The values of a closed qualifier that every term on it lets through."""
+    keep = list(values)
+    for term in flt.terms:
+        if term.field == name:
+            keep = [v for v in keep if term.matches({name: v}, "")]
+    return keep
+
+
+def params(
+    flt: Filter, closed: dict[str, tuple[str, ...]], text: tuple[str, ...]
+) -> dict[str, object]:
+    """Query parameters for a view with these qualifiers: `<name>` (allowed
+    values) for each closed one, `<name>_re` / `<name>_not` for each text one
+    and for plain words (`words_re` / `words_not`), and `nothing` when a term
+    asks for a qualifier the view does not have."""
+    out: dict[str, object] = {name: allowed(flt, name, values) for name, values in closed.items()}
+    for name in (*text, None):
+        key = name or "words"
+        out[f"{key}_re"] = [regex(t) for t in flt.terms if t.field == name and not t.negate]
+        out[f"{key}_not"] = [regex(t) for t in flt.terms if t.field == name and t.negate]
+    known = {*closed, *text}
+    out["nothing"] = any(
+        t.field is not None and t.field not in known and not t.negate for t in flt.terms
+    )
+    return out

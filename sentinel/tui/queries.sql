@@ -37,9 +37,10 @@ SELECT clock.now,
   FROM clock, active, open
 
 -- name: workers
--- Live workers first, then by name (the first rows of ix_worker_status_name);
--- the runs each shown worker holds are counted on the partial lease index
--- (running runs only), one probe each.
+-- Live workers first, then by name (the first rows of ix_worker_status_name)
+-- that the filter lets through; the runs each shown worker holds are counted
+-- on the partial lease index (running runs only), one probe each. An
+-- inactive worker's uptime stops at its last heartbeat.
 WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now)
 SELECT w.id, w.name, w.worker_role::text AS role, w.worker_type::text AS type, w.host,
        w.status::text AS status,
@@ -48,25 +49,95 @@ SELECT w.id, w.name, w.worker_role::text AS role, w.worker_type::text AS type, w
        w.capabilities->'runtimes' AS runtimes,
        w.capabilities->>'max_concurrent_runs' AS capacity,
        w.capabilities->>'sentinel_version' AS version,
-       w.meta->>'started_at' AS started_at, w.created, clock.now
-  FROM (SELECT * FROM worker ORDER BY status, name LIMIT %(limit)s) w
+       w.meta->>'started_at' AS started_at, w.created,
+       CASE WHEN w.status = 'inactive' THEN w.last_heartbeat ELSE clock.now END AS now
+  FROM (SELECT * FROM worker w
+         WHERE w.status = ANY(%(status)s::worker_status[])
+           AND w.name ~* ALL(%(worker_re)s::text[]) AND NOT w.name ~* ANY(%(worker_not)s::text[])
+           AND concat_ws(' ', w.name, w.worker_role, w.worker_type, w.host, w.status,
+                         w.capabilities->>'runtimes', w.capabilities->>'sentinel_version')
+               ~* ALL(%(words_re)s::text[])
+           AND NOT concat_ws(' ', w.name, w.worker_role, w.worker_type, w.host, w.status,
+                             w.capabilities->>'runtimes', w.capabilities->>'sentinel_version')
+               ~* ANY(%(words_not)s::text[])
+           AND NOT %(nothing)s
+         ORDER BY w.status, w.name LIMIT %(limit)s) w
  CROSS JOIN clock
  CROSS JOIN LATERAL (
        SELECT count(*) AS n FROM run
         WHERE run.status = 'running' AND run.lease_owner = w.id) h
  ORDER BY w.status, w.name
 
+-- name: workers_count
+-- How many workers the filter lets through, up to the cap.
+SELECT count(*)::int AS n FROM (
+    SELECT 1 FROM worker w
+     WHERE w.status = ANY(%(status)s::worker_status[])
+       AND w.name ~* ALL(%(worker_re)s::text[]) AND NOT w.name ~* ANY(%(worker_not)s::text[])
+       AND concat_ws(' ', w.name, w.worker_role, w.worker_type, w.host, w.status,
+                     w.capabilities->>'runtimes', w.capabilities->>'sentinel_version')
+           ~* ALL(%(words_re)s::text[])
+       AND NOT concat_ws(' ', w.name, w.worker_role, w.worker_type, w.host, w.status,
+                         w.capabilities->>'runtimes', w.capabilities->>'sentinel_version')
+           ~* ANY(%(words_not)s::text[])
+       AND NOT %(nothing)s
+     LIMIT %(cap)s) x
+
 -- name: runs
 -- Active runs (at most one per stream) first, then the latest runs, newest
--- first. The ids come from two index-only walks backwards (ix_run_active, the
--- primary key) and are cut to the rows shown before any run is read.
+-- first, of those the filter lets through (and, unless asked, not the empty
+-- successful ones: 0 events, 0 detections). The ids come from two walks
+-- backwards (ix_run_active, the primary key; ix_run_failing for dead and
+-- failed) and are cut to the rows shown before any run is read. A running
+-- run is `long` when it has run more than LONG_FACTOR times the median pass
+-- of its stream's latest succeeded runs (at least LONG_FLOOR seconds).
 WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now),
 picked AS (
     SELECT id, bool_or(active) AS active
-      FROM ((SELECT id, true AS active FROM run WHERE status IN ('queued', 'running')
+      FROM ((SELECT id, true AS active FROM run
+              WHERE status IN ('queued', 'running')
+                AND status = ANY(%(run_status)s::run_status[])
+                AND (status <> 'queued' OR (attempts > 0) = ANY(%(retrying)s::bool[]))
+                AND (%(filtered)s = false OR EXISTS (
+                     SELECT 1 FROM stream s LEFT JOIN worker w ON w.id = run.lease_owner
+                      WHERE s.id = run.stream_id
+                        AND s.key ~* ALL(%(stream_re)s::text[])
+                        AND NOT s.key ~* ANY(%(stream_not)s::text[])
+                        AND coalesce(w.name, '') ~* ALL(%(worker_re)s::text[])
+                        AND NOT coalesce(w.name, '') ~* ANY(%(worker_not)s::text[])
+                        AND concat_ws(' ', run.id, s.key, w.name, run.error,
+                                      CASE WHEN run.status = 'queued' AND run.attempts > 0
+                                           THEN 'retrying' ELSE run.status::text END)
+                            ~* ALL(%(words_re)s::text[])
+                        AND NOT concat_ws(' ', run.id, s.key, w.name, run.error,
+                                          CASE WHEN run.status = 'queued' AND run.attempts > 0
+                                               THEN 'retrying' ELSE run.status::text END)
+                            ~* ANY(%(words_not)s::text[])))
+                AND NOT %(nothing)s
               ORDER BY id DESC LIMIT %(limit)s)
             UNION ALL
-            (SELECT id, false AS active FROM run ORDER BY id DESC LIMIT %(limit)s)) ids
+            (SELECT id, false AS active FROM run
+              WHERE status = ANY(%(run_status)s::run_status[])
+                AND (status <> 'queued' OR (attempts > 0) = ANY(%(retrying)s::bool[]))
+                AND (%(show_empty)s OR status <> 'succeeded' OR event_count > 0
+                     OR detection_count > 0)
+                AND (%(filtered)s = false OR EXISTS (
+                     SELECT 1 FROM stream s LEFT JOIN worker w ON w.id = run.lease_owner
+                      WHERE s.id = run.stream_id
+                        AND s.key ~* ALL(%(stream_re)s::text[])
+                        AND NOT s.key ~* ANY(%(stream_not)s::text[])
+                        AND coalesce(w.name, '') ~* ALL(%(worker_re)s::text[])
+                        AND NOT coalesce(w.name, '') ~* ANY(%(worker_not)s::text[])
+                        AND concat_ws(' ', run.id, s.key, w.name, run.error,
+                                      CASE WHEN run.status = 'queued' AND run.attempts > 0
+                                           THEN 'retrying' ELSE run.status::text END)
+                            ~* ALL(%(words_re)s::text[])
+                        AND NOT concat_ws(' ', run.id, s.key, w.name, run.error,
+                                          CASE WHEN run.status = 'queued' AND run.attempts > 0
+                                               THEN 'retrying' ELSE run.status::text END)
+                            ~* ANY(%(words_not)s::text[])))
+                AND NOT %(nothing)s
+              ORDER BY id DESC LIMIT %(limit)s)) ids
      GROUP BY id
      ORDER BY active DESC, id DESC
      LIMIT %(limit)s
@@ -81,85 +152,249 @@ SELECT r.id, s.key AS stream, r.window_start, r.status::text AS status, r.attemp
             WHEN r.finished_at IS NOT NULL
             THEN extract(epoch FROM r.finished_at - r.started_at)::float8 END AS duration,
        r.error, r.recovered,
-       extract(epoch FROM r.not_before - clock.now)::float8 AS due_in
+       extract(epoch FROM r.not_before - clock.now)::float8 AS due_in,
+       usual.median AS usual_duration,
+       coalesce(r.status = 'running'
+                AND clock.now - r.started_at
+                    > greatest(make_interval(secs => %(long_floor)s),
+                               make_interval(secs => usual.median * %(long_factor)s)),
+                false) AS long
   FROM picked p
  -- OFFSET 0 keeps this a per-id index probe (never a scan of every run)
  CROSS JOIN LATERAL (SELECT * FROM run WHERE run.id = p.id OFFSET 0) r
   JOIN stream s ON s.id = r.stream_id
   LEFT JOIN worker w ON w.id = r.lease_owner
  CROSS JOIN clock
+ -- a running run's usual pass: the median of its stream's latest succeeded
+ -- runs, walked backwards on ix_run_stream_created (at most USUAL_RUNS)
+  LEFT JOIN LATERAL (
+       SELECT percentile_cont(0.5) WITHIN GROUP (
+                  ORDER BY extract(epoch FROM u.finished_at - u.started_at))::float8 AS median
+         FROM (SELECT finished_at, started_at FROM run u
+                WHERE u.stream_id = r.stream_id AND u.status = 'succeeded'
+                  AND u.id < r.id
+                ORDER BY u.id DESC LIMIT %(usual_runs)s) u) usual ON r.status = 'running'
  ORDER BY (r.status IN ('queued', 'running')) DESC, r.id DESC
  LIMIT %(limit)s
 
+-- name: runs_count
+-- How many runs the filter lets through, up to the cap.
+SELECT count(*)::int AS n FROM (
+    SELECT 1 FROM run
+     WHERE status = ANY(%(run_status)s::run_status[])
+       AND (status <> 'queued' OR (attempts > 0) = ANY(%(retrying)s::bool[]))
+       AND (%(show_empty)s OR status <> 'succeeded' OR event_count > 0 OR detection_count > 0)
+       AND (%(filtered)s = false OR EXISTS (
+            SELECT 1 FROM stream s LEFT JOIN worker w ON w.id = run.lease_owner
+             WHERE s.id = run.stream_id
+               AND s.key ~* ALL(%(stream_re)s::text[])
+               AND NOT s.key ~* ANY(%(stream_not)s::text[])
+               AND coalesce(w.name, '') ~* ALL(%(worker_re)s::text[])
+               AND NOT coalesce(w.name, '') ~* ANY(%(worker_not)s::text[])
+               AND concat_ws(' ', run.id, s.key, w.name, run.error,
+                             CASE WHEN run.status = 'queued' AND run.attempts > 0
+                                  THEN 'retrying' ELSE run.status::text END)
+                   ~* ALL(%(words_re)s::text[])
+               AND NOT concat_ws(' ', run.id, s.key, w.name, run.error,
+                                 CASE WHEN run.status = 'queued' AND run.attempts > 0
+                                      THEN 'retrying' ELSE run.status::text END)
+                   ~* ANY(%(words_not)s::text[])))
+       AND NOT %(nothing)s
+     LIMIT %(cap)s) x
+
 -- name: streams
--- Per shown stream, each on an index: the lag (events at or past the cursor's
--- transaction, counted up to a cap on event(stream, xact, id)), the newest
--- stored event (one probe), and its open detections (its open
+-- The streams by key that the filter lets through (the state needs the
+-- newest stored event: one probe each); then per shown stream, each on an
+-- index: the lag (events at or past the cursor's transaction, counted up to a
+-- cap on event(stream, xact, id)) and its open detections (its open
 -- recommendations, one each, on their partial index by stream: what is open,
 -- not the stream's detection history).
 WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now)
-SELECT s.id, s.key, s.enabled, s.cursor, s.replay_since IS NOT NULL AS replaying,
-       lag.n::int AS lag,
-       extract(epoch FROM clock.now - greatest(s.last_event_at, latest.occurred_at))::float8
-           AS last_event_age,
-       o.n::int AS open_detections
-  FROM (SELECT * FROM stream ORDER BY key LIMIT %(limit)s) s
- CROSS JOIN clock
+SELECT s.id, s.key, s.enabled, s.cursor, s.replaying, lag.n::int AS lag,
+       s.last_event_age, s.state, o.n::int AS open_detections
+  FROM (SELECT s.id, s.key, s.enabled, s.cursor, s.cursor_xid,
+               s.replay_since IS NOT NULL AS replaying, st.last_event_age, st.state
+          FROM stream s
+         CROSS JOIN clock
+          LEFT JOIN LATERAL (
+               SELECT e.occurred_at FROM event e
+                WHERE e.stream = s.key
+                ORDER BY e.xact DESC, e.id DESC
+                LIMIT 1) latest ON true
+         CROSS JOIN LATERAL (
+               SELECT a.age AS last_event_age,
+                      CASE WHEN NOT s.enabled THEN 'disabled'
+                           WHEN s.replay_since IS NOT NULL THEN 'replaying'
+                           WHEN a.age IS NULL OR a.age > %(silence)s THEN 'silent'
+                           ELSE 'live' END AS state
+                 FROM (SELECT extract(epoch FROM clock.now
+                                      - greatest(s.last_event_at, latest.occurred_at))::float8
+                              AS age) a) st
+         WHERE st.state = ANY(%(status)s::text[])
+           AND s.key ~* ALL(%(stream_re)s::text[]) AND NOT s.key ~* ANY(%(stream_not)s::text[])
+           AND concat_ws(' ', s.key, st.state) ~* ALL(%(words_re)s::text[])
+           AND NOT concat_ws(' ', s.key, st.state) ~* ANY(%(words_not)s::text[])
+           AND NOT %(nothing)s
+         ORDER BY s.key
+         LIMIT %(limit)s) s
  CROSS JOIN LATERAL (
        SELECT count(*) AS n
          FROM (SELECT 1 FROM event e
                 WHERE e.stream = s.key AND e.xact >= s.cursor_xid
                 LIMIT %(lag_cap)s) x) lag
-  LEFT JOIN LATERAL (
-       SELECT e.occurred_at FROM event e
-        WHERE e.stream = s.key
-        ORDER BY e.xact DESC, e.id DESC
-        LIMIT 1) latest ON true
  CROSS JOIN LATERAL (
        SELECT count(*) AS n
          FROM recommendation r
         WHERE r.stream = s.key AND r.status = 'open') o
  ORDER BY s.key
 
+-- name: streams_count
+-- How many streams the filter lets through, up to the cap.
+WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now)
+SELECT count(*)::int AS n FROM (
+    SELECT 1
+      FROM stream s
+     CROSS JOIN clock
+      LEFT JOIN LATERAL (
+           SELECT e.occurred_at FROM event e
+            WHERE e.stream = s.key
+            ORDER BY e.xact DESC, e.id DESC
+            LIMIT 1) latest ON true
+     CROSS JOIN LATERAL (
+           SELECT CASE WHEN NOT s.enabled THEN 'disabled'
+                       WHEN s.replay_since IS NOT NULL THEN 'replaying'
+                       WHEN a.age IS NULL OR a.age > %(silence)s THEN 'silent'
+                       ELSE 'live' END AS state
+             FROM (SELECT extract(epoch FROM clock.now
+                                  - greatest(s.last_event_at, latest.occurred_at))::float8
+                          AS age) a) st
+     WHERE st.state = ANY(%(status)s::text[])
+       AND s.key ~* ALL(%(stream_re)s::text[]) AND NOT s.key ~* ANY(%(stream_not)s::text[])
+       AND concat_ws(' ', s.key, st.state) ~* ALL(%(words_re)s::text[])
+       AND NOT concat_ws(' ', s.key, st.state) ~* ANY(%(words_not)s::text[])
+       AND NOT %(nothing)s
+     LIMIT %(cap)s) x
+
 -- name: recommendations
--- Open recommendations, plus the latest acknowledged and dismissed ones, on
--- recommendation(status, created); each looks up its detection by id.
+-- Of those the filter lets through: open recommendations, the most severe
+-- first, then newest (ix_recommendation_status_severity), plus the latest
+-- acknowledged and dismissed ones (ix_recommendation_status); each looks up
+-- its detection by id (the rule) as it is walked.
 WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now),
 picked AS (
-    (SELECT * FROM recommendation WHERE status = 'open'
-      ORDER BY created DESC LIMIT %(limit)s)
+    (SELECT r.*, d.rule_ref, d.kind FROM recommendation r
+      -- OFFSET 0 keeps this a per-id index probe (never a scan of every detection)
+      CROSS JOIN LATERAL (SELECT rule_ref, kind FROM detection
+                           WHERE detection.id = r.detection_id OFFSET 0) d
+      WHERE r.status = 'open' AND 'open' = ANY(%(status)s::recommendation_status[])
+        AND r.severity = ANY(%(severity)s::severity[])
+        AND r.stream ~* ALL(%(stream_re)s::text[]) AND NOT r.stream ~* ANY(%(stream_not)s::text[])
+        AND d.rule_ref ~* ALL(%(rule_re)s::text[]) AND NOT d.rule_ref ~* ANY(%(rule_not)s::text[])
+        AND concat_ws(' ', r.id, r.severity, r.stream, d.rule_ref, r.status, r.text)
+            ~* ALL(%(words_re)s::text[])
+        AND NOT concat_ws(' ', r.id, r.severity, r.stream, d.rule_ref, r.status, r.text)
+            ~* ANY(%(words_not)s::text[])
+        AND NOT %(nothing)s
+      ORDER BY r.severity DESC, r.created DESC LIMIT %(limit)s)
     UNION ALL
-    (SELECT * FROM recommendation WHERE status = 'acknowledged'
-      ORDER BY created DESC LIMIT %(recent)s)
-    UNION ALL
-    (SELECT * FROM recommendation WHERE status = 'dismissed'
-      ORDER BY created DESC LIMIT %(recent)s)
+    (SELECT x.* FROM unnest(ARRAY['acknowledged', 'dismissed']::recommendation_status[]) st(status)
+      CROSS JOIN LATERAL (
+           SELECT r.*, d.rule_ref, d.kind FROM recommendation r
+            CROSS JOIN LATERAL (SELECT rule_ref, kind FROM detection
+                                 WHERE detection.id = r.detection_id OFFSET 0) d
+            WHERE r.status = st.status AND r.status = ANY(%(status)s::recommendation_status[])
+              AND r.severity = ANY(%(severity)s::severity[])
+              AND r.stream ~* ALL(%(stream_re)s::text[])
+              AND NOT r.stream ~* ANY(%(stream_not)s::text[])
+              AND d.rule_ref ~* ALL(%(rule_re)s::text[])
+              AND NOT d.rule_ref ~* ANY(%(rule_not)s::text[])
+              AND concat_ws(' ', r.id, r.severity, r.stream, d.rule_ref, r.status, r.text)
+                  ~* ALL(%(words_re)s::text[])
+              AND NOT concat_ws(' ', r.id, r.severity, r.stream, d.rule_ref, r.status, r.text)
+                  ~* ANY(%(words_not)s::text[])
+              AND NOT %(nothing)s
+            ORDER BY r.created DESC LIMIT %(recent)s) x)
 )
-SELECT r.id, r.detection_id, r.severity::text AS severity, d.stream, d.rule_ref AS rule,
-       d.kind, r.text, r.status::text AS status,
+SELECT r.id, r.detection_id, r.severity::text AS severity, r.stream, r.rule_ref AS rule,
+       r.kind, r.text, r.status::text AS status,
        extract(epoch FROM clock.now - r.created)::float8 AS age,
        extract(epoch FROM clock.now - r.updated)::float8 AS updated_age
   FROM picked r
- -- OFFSET 0 keeps this a per-id index probe (never a scan of every detection)
- CROSS JOIN LATERAL (SELECT * FROM detection WHERE detection.id = r.detection_id OFFSET 0) d
  CROSS JOIN clock
  ORDER BY (r.status = 'open') DESC, r.severity DESC, r.created DESC, r.id DESC
 
+-- name: recommendations_count
+-- How many recommendations the filter lets through, up to the cap: on
+-- ix_recommendation_status_severity alone unless the filter needs the
+-- detection's rule (or the words).
+SELECT count(*)::int AS n FROM (
+    SELECT 1 FROM recommendation r
+     WHERE r.status = ANY(%(status)s::recommendation_status[])
+       AND r.severity = ANY(%(severity)s::severity[])
+       AND r.stream ~* ALL(%(stream_re)s::text[]) AND NOT r.stream ~* ANY(%(stream_not)s::text[])
+       AND (cardinality(%(rule_re)s::text[]) + cardinality(%(rule_not)s::text[])
+            + cardinality(%(words_re)s::text[]) + cardinality(%(words_not)s::text[]) = 0
+            OR EXISTS (
+               SELECT 1 FROM detection d
+                WHERE d.id = r.detection_id
+                  AND d.rule_ref ~* ALL(%(rule_re)s::text[])
+                  AND NOT d.rule_ref ~* ANY(%(rule_not)s::text[])
+                  AND concat_ws(' ', r.id, r.severity, r.stream, d.rule_ref, r.status, r.text)
+                      ~* ALL(%(words_re)s::text[])
+                  AND NOT concat_ws(' ', r.id, r.severity, r.stream, d.rule_ref, r.status, r.text)
+                      ~* ANY(%(words_not)s::text[])))
+       AND NOT %(nothing)s
+     LIMIT %(cap)s) x
+
 -- name: detections
--- The latest detections by id, with their recommendation's status (one probe
--- each on the unique recommendation(detection_id)).
+-- The latest detections by id (by severity and id when filtered by severity:
+-- ix_detection_severity) that the filter lets through, with their
+-- recommendation's status (one probe each on the unique
+-- recommendation(detection_id)).
 WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now)
 SELECT d.id, d.severity::text AS severity, d.stream, d.rule_ref AS rule, d.kind, d.summary,
        extract(epoch FROM clock.now - d.first_seen)::float8 AS first_seen_age,
        extract(epoch FROM clock.now - d.last_seen)::float8 AS last_seen_age,
-       r.id AS recommendation_id, r.status::text AS recommendation_status, d.run_id
-  FROM (SELECT * FROM detection ORDER BY id DESC LIMIT %(limit)s) d
-  LEFT JOIN LATERAL (
-       -- OFFSET 0 keeps this a per-id index probe (never a scan of every recommendation)
-       SELECT id, status FROM recommendation
-        WHERE recommendation.detection_id = d.id OFFSET 0) r ON true
+       d.recommendation_id, d.recommendation_status, d.run_id
+  FROM (SELECT d.*, r.id AS recommendation_id, r.status::text AS recommendation_status
+          FROM detection d
+          LEFT JOIN LATERAL (
+               -- OFFSET 0 keeps this a per-id index probe (never a scan of every recommendation)
+               SELECT id, status FROM recommendation
+                WHERE recommendation.detection_id = d.id OFFSET 0) r ON true
+         WHERE d.severity = ANY(%(severity)s::severity[])
+           AND coalesce(r.status::text, '-') = ANY(%(status)s::text[])
+           AND d.stream ~* ALL(%(stream_re)s::text[]) AND NOT d.stream ~* ANY(%(stream_not)s::text[])
+           AND d.rule_ref ~* ALL(%(rule_re)s::text[]) AND NOT d.rule_ref ~* ANY(%(rule_not)s::text[])
+           AND concat_ws(' ', d.id, d.severity, d.stream, d.rule_ref, d.kind,
+                         coalesce(r.status::text, '-'), d.summary) ~* ALL(%(words_re)s::text[])
+           AND NOT concat_ws(' ', d.id, d.severity, d.stream, d.rule_ref, d.kind,
+                             coalesce(r.status::text, '-'), d.summary)
+               ~* ANY(%(words_not)s::text[])
+           AND NOT %(nothing)s
+         ORDER BY d.id DESC
+         LIMIT %(limit)s) d
  CROSS JOIN clock
  ORDER BY d.id DESC
+
+-- name: detections_count
+-- How many detections the filter lets through, up to the cap.
+SELECT count(*)::int AS n FROM (
+    SELECT 1 FROM detection d
+      LEFT JOIN LATERAL (
+           SELECT status FROM recommendation
+            WHERE recommendation.detection_id = d.id OFFSET 0) r ON true
+     WHERE d.severity = ANY(%(severity)s::severity[])
+       AND coalesce(r.status::text, '-') = ANY(%(status)s::text[])
+       AND d.stream ~* ALL(%(stream_re)s::text[]) AND NOT d.stream ~* ANY(%(stream_not)s::text[])
+       AND d.rule_ref ~* ALL(%(rule_re)s::text[]) AND NOT d.rule_ref ~* ANY(%(rule_not)s::text[])
+       AND concat_ws(' ', d.id, d.severity, d.stream, d.rule_ref, d.kind,
+                     coalesce(r.status::text, '-'), d.summary) ~* ALL(%(words_re)s::text[])
+       AND NOT concat_ws(' ', d.id, d.severity, d.stream, d.rule_ref, d.kind,
+                         coalesce(r.status::text, '-'), d.summary)
+           ~* ANY(%(words_not)s::text[])
+       AND NOT %(nothing)s
+     LIMIT %(cap)s) x
 
 -- name: detection
 WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now)

@@ -21,9 +21,10 @@ import psycopg
 from psycopg.rows import dict_row
 
 from sentinel.db import connect as db_connect
-from sentinel.db import queries
+from sentinel.db import queries, schema
 from sentinel.errors import DatabaseUnavailable
 from sentinel.findings import review
+from sentinel.tui import filters
 
 SQL = queries.beside(__file__)
 
@@ -33,6 +34,9 @@ COUNT_CAP = 10_000  # dead runs, open recommendations, events in the last minute
 LAG_CAP = 1_000  # per stream: a lag at the cap is shown as "1000+"
 EVIDENCE_LIMIT = 200
 SILENCE_SECONDS = 300.0  # a stream whose newest event is older than this is "silent"
+LONG_FACTOR = 5.0  # a running run is "long" past this many times its stream's usual pass
+LONG_FLOOR = 60.0  # … and never before this many seconds
+USUAL_RUNS = 20  # the usual pass: the median of this many latest succeeded runs
 STATEMENT_TIMEOUT_MS = 10_000
 
 
@@ -91,6 +95,8 @@ class RunRow:
     error: str | None
     recovered: int
     due_in: float | None
+    usual_duration: float | None = None  # the median pass of the stream's latest runs
+    long: bool = False  # running far longer than usual (LONG_FACTOR, LONG_FLOOR)
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,7 @@ class StreamRow:
     last_event_age: float | None
     open_detections: int
     silent: bool
+    state: str = "live"  # disabled, replaying, silent or live
 
 
 @dataclass(frozen=True)
@@ -181,6 +188,8 @@ class Snapshot:
     view: View
     summary: Summary
     rows: tuple[Any, ...] = field(default=())
+    total: int = 0  # rows the filter lets through, counted up to COUNT_CAP
+    count_cap: int = COUNT_CAP
 
 
 class Source:
@@ -217,6 +226,8 @@ class Source:
                     connect_timeout=db_connect.CONNECT_TIMEOUT,
                     application_name="sentinel-tui",
                     options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+                    # never a generic plan: the filters' empty lists must fold away
+                    prepare_threshold=None,
                 )
             except psycopg.OperationalError as exc:
                 raise db_connect.explain(exc, self.url) from exc
@@ -252,24 +263,37 @@ class Source:
     def summary(self) -> Summary:
         return _summary(self._read(_SUMMARY)[0][0])
 
-    def snapshot(self, view: View) -> Snapshot:
-        summary_rows, rows = self._read(_SUMMARY, _STEPS[view])
-        return Snapshot(view=view, summary=_summary(summary_rows[0]), rows=_ROWS[view](rows))
+    def snapshot(
+        self, view: View, flt: filters.Filter = filters.Filter(), *, show_empty: bool = False
+    ) -> Snapshot:
+        summary_rows, rows, count = self._read(*statements(view, flt, show_empty=show_empty))
+        return Snapshot(
+            view=view,
+            summary=_summary(summary_rows[0]),
+            rows=_ROWS[view](rows),
+            total=count[0]["n"],
+        )
+
+    def rows(
+        self, view: View, flt: filters.Filter = filters.Filter(), *, show_empty: bool = False
+    ) -> tuple[Any, ...]:
+        rows: tuple[Any, ...] = self.snapshot(view, flt, show_empty=show_empty).rows
+        return rows
 
     def workers(self) -> tuple[WorkerRow, ...]:
-        return _workers(self._read(_STEPS[View.FLEET])[0])
+        return self.rows(View.FLEET)  # type: ignore[no-any-return]
 
     def runs(self) -> tuple[RunRow, ...]:
-        return _runs(self._read(_STEPS[View.RUNS])[0])
+        return self.rows(View.RUNS)  # type: ignore[no-any-return]
 
     def streams(self) -> tuple[StreamRow, ...]:
-        return _streams(self._read(_STEPS[View.STREAMS])[0])
+        return self.rows(View.STREAMS)  # type: ignore[no-any-return]
 
     def recommendations(self) -> tuple[RecommendationRow, ...]:
-        return _recommendations(self._read(_STEPS[View.RECOMMENDATIONS])[0])
+        return self.rows(View.RECOMMENDATIONS)  # type: ignore[no-any-return]
 
     def detections(self) -> tuple[DetectionRow, ...]:
-        return _detections(self._read(_STEPS[View.DETECTIONS])[0])
+        return self.rows(View.DETECTIONS)  # type: ignore[no-any-return]
 
     def detail(self, detection_id: int) -> Detail | None:
         head, items = self._read(
@@ -310,17 +334,63 @@ def _one_line(exc: BaseException) -> str:
 _SUMMARY = ("summary", {"cap": COUNT_CAP})
 _STEPS: dict[View, tuple[str, dict[str, Any]]] = {
     View.FLEET: ("workers", {"limit": ROW_LIMIT}),
-    View.RUNS: ("runs", {"limit": ROW_LIMIT}),
+    View.RUNS: (
+        "runs",
+        {
+            "limit": ROW_LIMIT,
+            "long_factor": LONG_FACTOR,
+            "long_floor": LONG_FLOOR,
+            "usual_runs": USUAL_RUNS,
+        },
+    ),
     View.STREAMS: ("streams", {"limit": ROW_LIMIT, "lag_cap": LAG_CAP}),
     View.RECOMMENDATIONS: ("recommendations", {"limit": ROW_LIMIT, "recent": RECENT_REVIEWED}),
     View.DETECTIONS: ("detections", {"limit": ROW_LIMIT}),
 }
 
+SHOWN_RUN_STATUSES = ("queued", "retrying", "running", "succeeded", "failed", "dead")
+STREAM_STATES = ("live", "silent", "replaying", "disabled")
+# Each view's qualifiers: closed ones (their values) and free-text ones.
+QUALIFIERS: dict[View, tuple[dict[str, tuple[str, ...]], tuple[str, ...]]] = {
+    View.FLEET: ({"status": schema.WORKER_STATUSES}, ("worker",)),
+    View.RUNS: ({"status": SHOWN_RUN_STATUSES}, ("stream", "worker")),
+    View.STREAMS: ({"status": STREAM_STATES}, ("stream",)),
+    View.RECOMMENDATIONS: (
+        {"status": schema.RECOMMENDATION_STATUSES, "severity": schema.SEVERITIES},
+        ("stream", "rule"),
+    ),
+    View.DETECTIONS: (
+        {"status": (*schema.RECOMMENDATION_STATUSES, "-"), "severity": schema.SEVERITIES},
+        ("stream", "rule"),
+    ),
+}
 
-def statements(view: View) -> list[tuple[str, dict[str, Any]]]:
+
+def filter_params(view: View, flt: filters.Filter, *, show_empty: bool = False) -> dict[str, Any]:
+    """The filter as the view's query parameters (see `filters.params`)."""
+    closed, text = QUALIFIERS[view]
+    params: dict[str, Any] = filters.params(flt, closed, text)
+    if view == View.RUNS:  # retrying is a queued run that failed before
+        shown = params.pop("status")
+        params["run_status"] = [s for s in schema.RUN_STATUSES if s in shown] + (
+            ["queued"] if "retrying" in shown and "queued" not in shown else []
+        )
+        params["retrying"] = [False] * ("queued" in shown) + [True] * ("retrying" in shown)
+        params["show_empty"] = show_empty
+        params["filtered"] = any(params[k] for k in params if k.endswith(("_re", "_not")))
+    if view == View.STREAMS:
+        params["silence"] = SILENCE_SECONDS
+    return params
+
+
+def statements(
+    view: View, flt: filters.Filter = filters.Filter(), *, show_empty: bool = False
+) -> list[tuple[str, dict[str, Any]]]:
     """The named queries, with their parameters, that one snapshot of a view
-    runs (the bench explains them)."""
-    return [_SUMMARY, _STEPS[view]]
+    runs (the bench explains them): the header, the rows, how many match."""
+    name, params = _STEPS[view]
+    where = filter_params(view, flt, show_empty=show_empty)
+    return [_SUMMARY, (name, {**params, **where}), (f"{name}_count", {**where, "cap": COUNT_CAP})]
 
 
 def _summary(row: dict[str, Any]) -> Summary:

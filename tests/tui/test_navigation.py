@@ -14,9 +14,7 @@ from tests.tui.conftest import drive, make_app, until
 
 
 @pytest.mark.parametrize("key", ["escape", "q"])
-def test_escape_and_q_leave_the_detail_screen(
-    seeded: tuple[str, dict[str, int]], key: str
-) -> None:
+def test_escape_and_q_leave_the_detail_screen(seeded: tuple[str, dict[str, int]], key: str) -> None:
     url, _ = seeded
     app = make_app(url, listen=False, interval=3600.0)
     seen: list[object] = []

@@ -12,7 +12,8 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from sentinel.tui.source import SQL
+from sentinel.tui import filters
+from sentinel.tui.source import SQL, View, filter_params
 
 NOW = datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
 FAR = 2**40
@@ -108,6 +109,11 @@ def seeded_conn(conn: psycopg.Connection) -> psycopg.Connection:
     return conn
 
 
+def _where(view: View, text: str = "", **kw: Any) -> dict[str, Any]:
+    """The parameters of a view's filter (none by default)."""
+    return filter_params(view, filters.parse(text), **kw)
+
+
 def _rows(conn: psycopg.Connection, sql: Any, **params: Any) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(sql, {"now": NOW, **params})
@@ -166,7 +172,18 @@ def test_events_last_minute_count_every_recent_arrival(conn: psycopg.Connection)
 def test_runs_are_the_active_ones_then_the_latest(
     seeded_conn: psycopg.Connection, limit: int
 ) -> None:
-    got = [r["id"] for r in _rows(seeded_conn, SQL["runs"], limit=limit)]
+    got = [
+        r["id"]
+        for r in _rows(
+            seeded_conn,
+            SQL["runs"],
+            limit=limit,
+            long_factor=5.0,
+            long_floor=60.0,
+            usual_runs=20,
+            **_where(View.RUNS, show_empty=True),
+        )
+    ]
     want = [
         r["id"]
         for r in _rows(
@@ -183,7 +200,7 @@ def test_runs_are_the_active_ones_then_the_latest(
 def test_streams_lag_newest_event_and_open_detections(
     seeded_conn: psycopg.Connection, limit: int, lag_cap: int
 ) -> None:
-    got = _rows(seeded_conn, SQL["streams"], limit=limit, lag_cap=lag_cap)
+    got = _rows(seeded_conn, SQL["streams"], limit=limit, lag_cap=lag_cap, **_where(View.STREAMS))
     want = _rows(
         seeded_conn,
         """
@@ -201,7 +218,7 @@ def test_streams_lag_newest_event_and_open_detections(
         limit=limit,
         lag_cap=lag_cap,
     )
-    assert got == want
+    assert [{k: v for k, v in r.items() if k != "state"} for r in got] == want
     assert any(r["lag"] == lag_cap for r in want) == (lag_cap == 5)
 
 
@@ -209,7 +226,13 @@ def test_streams_lag_newest_event_and_open_detections(
 def test_recommendations_open_then_latest_reviewed(
     seeded_conn: psycopg.Connection, limit: int, recent: int
 ) -> None:
-    got = _rows(seeded_conn, SQL["recommendations"], limit=limit, recent=recent)
+    got = _rows(
+        seeded_conn,
+        SQL["recommendations"],
+        limit=limit,
+        recent=recent,
+        **_where(View.RECOMMENDATIONS),
+    )
     want = _rows(
         seeded_conn,
         """
@@ -217,7 +240,10 @@ def test_recommendations_open_then_latest_reviewed(
                d.rule_ref AS rule, d.kind, r.text, r.status::text AS status,
                extract(epoch FROM %(now)s - r.created)::float8 AS age,
                extract(epoch FROM %(now)s - r.updated)::float8 AS updated_age
-          FROM (SELECT *, row_number() OVER (PARTITION BY status ORDER BY created DESC) AS n
+          FROM (SELECT *, row_number() OVER (
+                         PARTITION BY status
+                         ORDER BY CASE WHEN status = 'open' THEN severity END DESC,
+                                  created DESC) AS n
                   FROM recommendation) r
           JOIN detection d ON d.id = r.detection_id
          WHERE r.n <= CASE WHEN r.status = 'open' THEN %(limit)s ELSE %(recent)s END
@@ -231,7 +257,7 @@ def test_recommendations_open_then_latest_reviewed(
 
 @pytest.mark.parametrize("limit", [3, 200])
 def test_detections_latest_with_their_review(seeded_conn: psycopg.Connection, limit: int) -> None:
-    got = _rows(seeded_conn, SQL["detections"], limit=limit)
+    got = _rows(seeded_conn, SQL["detections"], limit=limit, **_where(View.DETECTIONS))
     want = _rows(
         seeded_conn,
         """
@@ -252,7 +278,7 @@ def test_detections_latest_with_their_review(seeded_conn: psycopg.Connection, li
 def test_workers_live_first_with_the_runs_they_hold(
     seeded_conn: psycopg.Connection, limit: int
 ) -> None:
-    got = _rows(seeded_conn, SQL["workers"], limit=limit)
+    got = _rows(seeded_conn, SQL["workers"], limit=limit, **_where(View.FLEET))
     want = _rows(
         seeded_conn,
         """

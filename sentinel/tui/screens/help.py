@@ -16,7 +16,10 @@ HELP = f"""\
 | key | does |
 |---|---|
 | `1`…`5` | Fleet, Runs, Streams, Recommendations, Detections |
-| `/` | filter the view (`enter` keeps it, `escape` clears it) |
+| `/` | filter the view, in the database (`enter` keeps it, `escape` clears it) |
+| `c` `w` `i` | open critical / warning / info recommendations |
+| `x` | dead runs |
+| `e` | runs: show or hide empty successful runs |
 | `s` / click a header | sort: cycle columns / by that column (again: reverse) |
 | `space` | pause or resume the live refresh |
 | `r` | refresh now |

@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.widgets import DataTable
 
-from sentinel.tui import filters
 from sentinel.tui.widgets import tones
 
 
@@ -80,13 +79,14 @@ class LiveTable(DataTable[Any]):
 
     # ---- in-place update ------------------------------------------------
 
-    def show(self, items: Sequence[Any], flt: filters.Filter) -> None:
-        self.total = len(items)
+    def show(self, items: Sequence[Any], total: int | None = None) -> None:
+        """Show these rows (the database filtered them); `total`: how many
+        the filter lets through, of which these are the first."""
+        self.total = len(items) if total is None else total
         wanted: dict[str, tuple[Shown, Any]] = {}
         for item in items:
             row = self.shown(item)
-            if flt.matches(row.fields, tuple(c[0] for c in row.cells)):
-                wanted[row.key] = (row, item)
+            wanted[row.key] = (row, item)
         current = self.cursor_key()
         for key in [k for k in self._shown if k not in wanted]:
             self.remove_row(key)
