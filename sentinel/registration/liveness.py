@@ -16,6 +16,7 @@ import time
 import psycopg
 
 from sentinel.db.connect import connect
+from sentinel.errors import first_line
 from sentinel.registration.store import LOCK_CLASS
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ class LivenessLock:
         self.name = name
         self._conn: psycopg.Connection | None = None
         self._mutex = threading.Lock()
+        self.last_error: str | None = None  # why the lock's connection was lost
 
     def acquire(self, wait: float = 0.0) -> bool:
         """Open the connection and take the lock; False if another session
@@ -57,7 +59,8 @@ class LivenessLock:
             try:
                 conn.execute("SELECT 1")
                 return True
-            except psycopg.Error:
+            except psycopg.Error as exc:
+                self.last_error = first_line(exc)
                 self._close()
                 return False
 

@@ -40,8 +40,11 @@ SELECT host, meta->>'pid' AS pid, status,
   FROM worker WHERE name = %(name)s
 
 -- name: heartbeat
--- Refresh this worker's heartbeat and extend its leases: one statement, the
--- database clock. No row back from `me` means the fleet marked us inactive.
+-- Refresh this worker's heartbeat and extend the leases of the runs it is
+-- working on (%(in_hand)s): one statement, the database clock. A run the
+-- row still owns but the process gave up on (a pass that failed in an outage
+-- and could not say so) is not renewed: its lease runs out and the sweep puts
+-- it back in the queue. No row back from `me` means the fleet marked us inactive.
 WITH me AS (
     UPDATE worker
        SET last_heartbeat = now(), updated = now()
@@ -51,6 +54,7 @@ WITH me AS (
     UPDATE run
        SET lease_expires_at = now() + make_interval(secs => %(lease_seconds)s)
      WHERE lease_owner IN (SELECT id FROM me) AND status = 'running'
+       AND id = ANY(%(in_hand)s::bigint[])
  RETURNING run.id
 )
 SELECT EXISTS (SELECT 1 FROM me) AS active,
@@ -80,8 +84,9 @@ UPDATE run
 -- died: noticed within a second), or it missed its heartbeats (paused,
 -- partitioned). Locks are not judged in the first moments after the server
 -- started, while every worker re-takes its lock after a restart. A worker
--- still heartbeating keeps its runs, however long its pass takes. Then requeue
--- runs whose lease expired without an owner alive.
+-- still heartbeating keeps the runs it works on, however long its pass takes,
+-- because each heartbeat renews them. Then requeue every run whose lease
+-- expired: no live worker is renewing it, whatever its owner's row says.
 WITH dead AS (
     UPDATE worker w
        SET status = 'inactive', updated = now()
@@ -111,13 +116,7 @@ WITH dead AS (
                (SELECT 'worker ' || dead.name || ' died' FROM dead WHERE dead.id = r.lease_owner),
                'lease expired')
      WHERE r.status = 'running'
-       AND (r.lease_owner IN (SELECT id FROM dead)
-            OR (r.lease_expires_at < now()
-                AND NOT EXISTS (SELECT 1 FROM worker w
-                                 WHERE w.id = r.lease_owner AND w.status <> 'inactive'
-                                   AND w.last_heartbeat
-                                       >= now() - make_interval(secs => %(stale_seconds)s)
-                                   AND w.id NOT IN (SELECT id FROM dead))))
+       AND (r.lease_owner IN (SELECT id FROM dead) OR r.lease_expires_at < now())
  RETURNING r.error LIKE 'recovered: worker %%' AS orphaned
 )
 SELECT ARRAY(SELECT name FROM dead) AS dead,

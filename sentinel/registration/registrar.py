@@ -97,10 +97,12 @@ class Registration:
             "set SENTINEL_WORKER_NAME to a different name"
         )
 
-    def beat(self) -> Beat:
+    def beat(self, in_hand: Iterable[int]) -> Beat:
         assert self.worker_id is not None
         with self.pool.connection() as conn:
-            return WorkerStore(conn).heartbeat(self.worker_id, self.settings.lease_seconds)
+            return WorkerStore(conn).heartbeat(
+                self.worker_id, self.settings.lease_seconds, in_hand
+            )
 
     def sweep(self) -> Sweep:
         """Notice dead peers and put their runs back in the queue."""

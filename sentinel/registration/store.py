@@ -50,9 +50,11 @@ class WorkerStore:
         with self.conn.cursor(row_factory=dict_row) as cur:
             return cur.execute(SQL["holder"], {"name": name}).fetchone()
 
-    def heartbeat(self, worker_id: int, lease_seconds: float) -> Beat:
+    def heartbeat(self, worker_id: int, lease_seconds: float, in_hand: Iterable[int]) -> Beat:
+        """Beat, and renew the leases of the runs in hand (only those)."""
         row = self.conn.execute(
-            SQL["heartbeat"], {"worker_id": worker_id, "lease_seconds": lease_seconds}
+            SQL["heartbeat"],
+            {"worker_id": worker_id, "lease_seconds": lease_seconds, "in_hand": list(in_hand)},
         ).fetchone()
         assert row is not None
         return Beat(active=row[0], renewed=frozenset(row[1]), db_now=row[2])

@@ -15,6 +15,7 @@ import psycopg_pool
 
 from sentinel import logs, metrics
 from sentinel.db.connect import make_pool
+from sentinel.errors import RegistrationRefused, first_line
 from sentinel.registration.heartbeat import DB_ERRORS, Heartbeat
 from sentinel.registration.registrar import Registration
 from sentinel.settings import Settings, WorkerRole
@@ -35,6 +36,17 @@ class InHand:
     claim: Claim
     lost: threading.Event = field(default_factory=threading.Event)
     future: Future[Outcome] | None = None
+
+
+@dataclass(frozen=True)
+class Unsettled:
+    """A run this worker stopped working on but could not yet tell the
+    database about (it was away). Settled at the next tick that reaches it;
+    fenced, so harmless if the fleet recovered the run meanwhile."""
+
+    claim: Claim
+    error: str | None  # None: give it back untouched; else record the failure
+    delay: float = 0.0
 
 
 @dataclass
@@ -68,7 +80,9 @@ class WorkerService:
         self.stopping = threading.Event()
         self.wake = threading.Event()
         self._in_hand: dict[int, InHand] = {}
+        self._unsettled: list[Unsettled] = []
         self._mutex = threading.Lock()
+        self.refused: str | None = None  # another live process took our name
         self.pool: psycopg_pool.ConnectionPool | None = None
         self.registration: Registration | None = None
         self.heartbeat: Heartbeat | None = None
@@ -100,7 +114,10 @@ class WorkerService:
             in_hand=self.in_hand_ids,
             on_lost=self._on_lost,
             on_requeued=self.wake.set,
+            on_refused=self._on_refused,
         )
+        # Read at scrape time, so the age keeps growing while heartbeats fail.
+        metrics.HEARTBEAT_AGE.set_function(lambda: self.heartbeat.heartbeat_age)
         self.heartbeat.start()
         self.listener = Listener(self.url, on_notify=self.wake.set)
         self.listener.start()
@@ -124,6 +141,10 @@ class WorkerService:
             except DB_ERRORS:
                 pass
         self._drain(self.settings.drain_grace_seconds)
+        try:
+            self._settle()
+        except DB_ERRORS:
+            pass  # their leases run out and the fleet recovers them
         for thread in (self.heartbeat, self.listener):
             if thread is not None:
                 thread.stop()
@@ -143,6 +164,18 @@ class WorkerService:
         self.stopping.set()
         self.wake.set()
 
+    def readiness(self) -> tuple[bool, str]:
+        """For /readyz: registered, and the database answering."""
+        if self.heartbeat is None or self.registration is None:
+            return False, "not registered yet"
+        if self.stopping.is_set():
+            return False, "draining"
+        return self.heartbeat.readiness()
+
+    def _on_refused(self, reason: str) -> None:
+        self.refused = reason
+        self.request_stop()
+
     # ---- the loop --------------------------------------------------------
 
     def run_forever(self) -> None:
@@ -161,9 +194,12 @@ class WorkerService:
                 backoff = min(backoff * 2, 10.0)
             self.wake.wait(timeout)
             self.wake.clear()
+        if self.refused is not None:
+            raise RegistrationRefused(self.refused)
 
     def tick(self) -> None:
-        """Plan if due, collect finished passes, claim up to capacity."""
+        """Settle what an outage left unsaid, plan if due, claim up to capacity."""
+        self._settle()
         now = time.monotonic()
         if self.settings.worker_role != WorkerRole.SENTINEL and now >= self._next_plan:
             self.plan()
@@ -177,7 +213,6 @@ class WorkerService:
             self._next_retention = now + RETENTION_EVERY_SECONDS
         if self.settings.worker_role != WorkerRole.SCHEDULER:
             self.claim_and_submit()
-        metrics.HEARTBEAT_AGE.set(self.heartbeat.heartbeat_age if self.heartbeat else 0)
 
     def plan(self, *, exact: bool = False) -> int:
         assert self.pool is not None
@@ -275,8 +310,13 @@ class WorkerService:
                 with self.pool.connection() as conn:
                     status = RunStore(conn).fail(claim, worker_id, error, delay)
             except DB_ERRORS as db_exc:
-                # The lease will expire and the fleet will retry the run.
-                log.warning("could not record failure", extra={"error": str(db_exc)})
+                # No longer in hand, so no longer renewed: recorded at the next
+                # tick that reaches the database, else swept when its lease ends.
+                log.warning(
+                    "could not record failure; will retry",
+                    extra={"action": "run_fail", "error": first_line(db_exc)},
+                )
+                self._defer(Unsettled(claim, error, delay))
                 status = None
             if status is None:
                 return (
@@ -334,7 +374,44 @@ class WorkerService:
                         extra={"action": "release", "run_id": claim.id, "stream": claim.stream},
                     )
         except DB_ERRORS as exc:
-            log.warning("could not give the run back", extra={"error": str(exc)})
+            log.warning(
+                "could not give the run back; will retry",
+                extra={"action": "release", "run_id": claim.id, "error": first_line(exc)},
+            )
+            self._defer(Unsettled(claim, None))
+
+    def _defer(self, item: Unsettled) -> None:
+        with self._mutex:
+            self._unsettled.append(item)
+
+    def _settle(self) -> None:
+        """Tell the database about the runs an outage made us drop: record
+        the failure (with its backoff) or give the run back. Fenced: a run the
+        fleet already recovered is left alone. Raises while it is still away."""
+        with self._mutex:
+            pending = list(self._unsettled)
+        if not pending:
+            return
+        assert self.pool is not None and self.registration is not None
+        worker_id = self.registration.worker_id
+        assert worker_id is not None
+        with self.pool.connection() as conn:
+            store = RunStore(conn)
+            for item in pending:
+                if item.error is None:
+                    store.release(item.claim, worker_id)
+                else:
+                    store.fail(item.claim, worker_id, item.error, item.delay)
+                with self._mutex:
+                    self._unsettled.remove(item)
+                log.info(
+                    "run settled after an outage",
+                    extra={
+                        "action": "settle",
+                        "run_id": item.claim.id,
+                        "stream": item.claim.stream,
+                    },
+                )
 
     # ---- leases in hand --------------------------------------------------
 

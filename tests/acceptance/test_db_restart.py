@@ -14,8 +14,9 @@ import pytest
 from sentinel.db import migrate
 from sentinel.ingest.store import ingest_events
 from sentinel.sample import generate
+from sentinel.settings import load_settings
 from tests import pg
-from tests.acceptance.fleet import all_processed, fleet, scalar, wait_for
+from tests.acceptance.fleet import Worker, all_processed, fleet, scalar, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -60,3 +61,54 @@ def test_workers_ride_out_a_database_restart_and_process_every_event_once(
     processed = scalar(url, "SELECT sum(event_count) FROM run WHERE status = 'succeeded'")
     assert processed == len(events)
     assert scalar(url, "SELECT count(*) FROM event") == len(events)
+
+
+def test_an_outage_longer_than_the_lease_mid_pass_leaves_no_run_stuck(
+    private_server: pg.Server, tmp_path: Path
+) -> None:
+    """Default settings; Postgres stopped mid-pass on a large stream for longer
+    than the lease, then started again: the run is finished within a lease of
+    the server's return, and every event is counted once."""
+    url = private_server.create_database("sentinel")
+    migrate.upgrade(url)
+    events = 300_000
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO event (source, stream, kind, occurred_at, external_id, payload) "
+            "SELECT 'gen', 'plant-a/line-1/press-1', 'measurement', "
+            "       timestamptz '2026-11-01' + g * interval '1 second', 'e' || g, "
+            "       jsonb_build_object('temperature_c', 70 + g %% 10, 'pressure_bar', 100) "
+            "  FROM generate_series(1, %s) g",
+            [events],
+        )
+    defaults = load_settings()
+    worker = Worker(url, tmp_path, "w-outage", {"SENTINEL_LOG_FORMAT": "json"})
+    try:
+        # Mid-pass: the first batch is committed, the rest is not.
+        mid_pass = wait_for(
+            lambda: scalar(url, "SELECT id FROM run WHERE status = 'running' AND event_count > 0"),
+            timeout=120,
+            interval=0.02,
+            what="a pass half way",
+        )
+        private_server.stop()
+        time.sleep(defaults.lease_seconds + 5)  # the outage itself, not a synchronisation
+        assert worker.alive()
+        private_server.start()
+        wait_for(
+            lambda: all_processed(url)
+            and scalar(url, "SELECT status::text FROM run WHERE id = %s", [mid_pass])
+            == "succeeded",
+            timeout=defaults.lease_seconds,
+            interval=0.2,
+            what="every event processed within a lease of the server's return",
+        )
+        counted = scalar(url, "SELECT sum(event_count) FROM run WHERE status = 'succeeded'")
+        assert counted == events
+        outage = [r for r in worker.records() if r.get("message") == "database unavailable"]
+        assert outage and all(r.get("error") for r in outage), "the outage was logged with why"
+        assert len(outage) < defaults.lease_seconds + 5, "the retries back off"
+        worker.signal(signal.SIGTERM)
+        assert worker.wait() == 0
+    finally:
+        worker.stop()

@@ -69,7 +69,7 @@ def test_register_heartbeat_deregister_round_trip(
 
     run_id = _held_run(conn, worker_id)
     conn.execute("UPDATE run SET lease_expires_at = now() WHERE id = %s", [run_id])
-    beat = reg.beat()
+    beat = reg.beat({run_id})
     assert beat.active and beat.renewed == {run_id}
     row = _worker(conn, "w-one")
     assert row["last_heartbeat"] > first_beat  # type: ignore[operator]
@@ -150,7 +150,7 @@ def test_stale_heartbeat_is_dead_but_a_long_pass_that_beats_keeps_its_runs(
     conn.execute(
         "UPDATE run SET started_at = now() - interval '10 minutes' WHERE id = %s", [run_id]
     )
-    busy.beat()
+    busy.beat({run_id})
     assert watcher.sweep().dead == ()
     assert conn.execute("SELECT status FROM run WHERE id = %s", [run_id]).fetchone() == ("running",)
 
@@ -162,7 +162,7 @@ def test_stale_heartbeat_is_dead_but_a_long_pass_that_beats_keeps_its_runs(
     assert sweep.dead == ("busy",)
     assert conn.execute("SELECT status FROM run WHERE id = %s", [run_id]).fetchone() == ("queued",)
     # When it resumes, its heartbeat tells it so.
-    assert busy.beat().active is False
+    assert busy.beat({run_id}).active is False
     watcher.deregister()
     busy.deregister()
 
@@ -179,6 +179,30 @@ def test_expired_lease_of_a_silent_owner_is_requeued(
     assert watcher.sweep().expired == 1
     assert conn.execute("SELECT status FROM run WHERE id = %s", [run_id]).fetchone() == ("queued",)
     watcher.deregister()
+
+
+def test_heartbeat_renews_only_the_runs_in_hand_so_an_abandoned_run_is_recovered(
+    db_url: str, pool: ConnectionPool, conn: psycopg.Connection
+) -> None:
+    """A pass that failed in an outage and could not say so leaves its run
+    owned by a worker that still beats: that run must not be renewed, and
+    once its lease ends the sweep puts it back in the queue."""
+    watcher = _registration(db_url, pool, "watcher")
+    watcher.register()
+    owner = _registration(db_url, pool, "owner")
+    owner_id = owner.register()
+    working = _held_run(conn, owner_id, "s-working")
+    abandoned = _held_run(conn, owner_id, "s-abandoned")
+    conn.execute("UPDATE run SET lease_expires_at = now() - interval '1 second'")
+
+    beat = owner.beat({working})
+    assert beat.active and beat.renewed == {working}
+    sweep = watcher.sweep()
+    assert (sweep.dead, sweep.expired) == ((), 1)
+    rows = dict(conn.execute("SELECT id, status::text FROM run").fetchall())
+    assert rows == {working: "running", abandoned: "queued"}
+    watcher.deregister()
+    owner.deregister()
 
 
 def test_capabilities_can_change_while_running(
