@@ -30,6 +30,10 @@ class InputError(SentinelError):
     """The input is invalid."""
 
 
+class SchemaMissing(DatabaseError):
+    """The database is not migrated: run `sentinel db upgrade`."""
+
+
 def first_line(exc: BaseException) -> str:
     """An error in one line: the first non-empty line of its message."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import tomllib
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,6 +20,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from sentinel import dsn
 from sentinel.errors import ConfigError
 
 ENV_PREFIX = "SENTINEL_"
@@ -111,7 +113,7 @@ class Settings(BaseSettings):
     batch_events: int = Field(50_000, ge=1)
     drain_grace_seconds: float = Field(20.0, ge=0)
     run_retention_days: float = Field(7.0, gt=0)
-    log_format: str | None = None  # "json" or "text"; default: text on a terminal
+    log_format: Literal["json", "text"] | None = None  # default: text on a terminal
     # Custom keys added to the worker's capabilities (a JSON object), which a
     # stream's required_capabilities can ask for: {"site": "lyon"}.
     capabilities: dict[str, Any] = Field(default_factory=dict)
@@ -133,6 +135,51 @@ class Settings(BaseSettings):
                 "(use SENTINEL_RUNTIMES and SENTINEL_MAX_CONCURRENT_RUNS)"
             )
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value:
+            import psycopg.conninfo  # here: `sentinel --help` loads no psycopg
+
+            try:
+                psycopg.conninfo.conninfo_to_dict(value)
+            except psycopg.ProgrammingError as exc:
+                reason = dsn.mask(" ".join(str(exc).split()))
+                raise ValueError(
+                    f"not a Postgres URL (postgresql://user@host:5432/db) "
+                    f"or key=value string ({reason})"
+                ) from None
+        return value
+
+    @field_validator("home")
+    @classmethod
+    def _home(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError("must be a directory, not a file")
+        return value
+
+    @field_validator("rules_path")
+    @classmethod
+    def _rules_path(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.exists():
+            raise ValueError("no such file or folder")
+        return value
+
+    @model_validator(mode="after")
+    def _together(self) -> Settings:
+        if self.heartbeat_interval_seconds >= self.lease_seconds:
+            raise ValueError(
+                f"{ENV_PREFIX}HEARTBEAT_INTERVAL_SECONDS ({self.heartbeat_interval_seconds:g}) "
+                f"must be below {ENV_PREFIX}LEASE_SECONDS ({self.lease_seconds:g}): "
+                "a heartbeat renews the leases, so it must come before they expire"
+            )
+        if self.retry_base_seconds > self.retry_max_seconds:
+            raise ValueError(
+                f"{ENV_PREFIX}RETRY_BASE_SECONDS ({self.retry_base_seconds:g}) "
+                f"must not exceed {ENV_PREFIX}RETRY_MAX_SECONDS ({self.retry_max_seconds:g})"
+            )
+        return self
 
     @field_validator("worker_name")
     @classmethod
@@ -169,21 +216,32 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except SettingsError as exc:  # not JSON where a JSON object is expected
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = ENV_PREFIX + (found.group(1).upper() if found else "CAPABILITIES")
         raise ConfigError(
-            f"invalid configuration: {exc}: give a JSON object, "
-            """e.g. SENTINEL_CAPABILITIES='{"site": "lyon"}'"""
+            f"invalid configuration: {name}: not a JSON object; give one, "
+            f"""e.g. {name}='{{"site": "lyon"}}'"""
         ) from exc
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else "?"
-            lines.append(f"{ENV_PREFIX}{field.upper()}: {_allowed(error)}")
+            if error["loc"]:
+                field = str(error["loc"][0])
+                lines.append(f"{ENV_PREFIX}{field.upper()}: {_allowed(error)}")
+            else:  # a rule across settings: its message names them
+                lines.append(_message(error))
         raise ConfigError("invalid configuration: " + "; ".join(lines)) from exc
+
+
+def _message(error: Any) -> str:
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def _allowed(error: Any) -> str:
     value = error.get("input")
-    message = str(error["msg"])
-    if error["type"] == "enum":
+    if isinstance(value, str) and str(error["loc"][0]).endswith("database_url"):
+        value = dsn.mask(value)
+    message = _message(error)
+    if error["type"] in ("enum", "literal_error"):
         message = "must be one of " + str(error.get("ctx", {}).get("expected", ""))
-    return f"{message} (got {value!r})"
+    return " ".join(f"{message} (got {value!r})".split())

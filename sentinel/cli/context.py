@@ -1,5 +1,6 @@
-"""What every command shares: settings and the database URL, resolved lazily so
-`--help` works whatever the configuration."""
+"""What every command shares: settings and the database URL, resolved (and
+their modules imported) lazily, so `--help` works whatever the configuration
+and starts at once."""
 
 from __future__ import annotations
 
@@ -8,23 +9,25 @@ from typing import TYPE_CHECKING
 
 import click
 
-from sentinel.db.connect import database_url
-from sentinel.logs import setup_logging
-from sentinel.settings import Settings, load_settings
-
 if TYPE_CHECKING:
     from sentinel.db import embedded
+    from sentinel.settings import Settings
 
 
 class CliContext:
     @cached_property
     def settings(self) -> Settings:
+        from sentinel.logs import setup_logging
+        from sentinel.settings import load_settings
+
         settings = load_settings()
         setup_logging(settings)
         return settings
 
     @cached_property
     def url(self) -> str:
+        from sentinel.db.connect import database_url
+
         return database_url(self.settings, on_start=announce_start)
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import click
-import sqlalchemy.exc
 
 from sentinel.cli.context import CliContext, pass_context
-from sentinel.db import connect, migrate
 from sentinel.errors import DatabaseError
+
+# psycopg (sentinel.db.connect), SQLAlchemy and alembic (sentinel.db.migrate)
+# load inside the commands, so `sentinel --help` and `sentinel db --help` start
+# at once.
 
 
 @click.group("db")
@@ -15,14 +17,39 @@ def db_group() -> None:
     """Migrate the database; show or stop the embedded server."""
 
 
-def _migrating(action: str, url: str, fn: object, *args: str) -> None:
+def _migrating(action: str, url: str, revision: str) -> None:
+    import alembic.util
+    import sqlalchemy.exc
+
+    from sentinel.db import connect, migrate
+
     connect.connect(url).close()  # one clear line if unreachable
     try:
-        fn(url, *args)  # type: ignore[operator]
+        getattr(migrate, action)(url, revision)
+    except alembic.util.CommandError as exc:
+        raise DatabaseError(f"{action} to {revision} failed: {_alembic_reason(exc)}") from exc
     except sqlalchemy.exc.OperationalError as exc:
         raise connect.explain(exc.orig or exc, url) from exc
     except sqlalchemy.exc.SQLAlchemyError as exc:
         raise DatabaseError(f"{action} failed: {exc.__class__.__name__}: {exc}") from exc
+
+
+def _alembic_reason(exc: Exception) -> str:
+    """Alembic's complaint on one line, with the revisions there are when it
+    could not find the one asked for."""
+    reason = " ".join(str(exc).split())
+    if "locate revision" in reason or "not a valid" in reason:
+        from sentinel.db import migrate
+
+        known = migrate.revisions()
+        reason += f" (revisions: base, {', '.join(known)}; or head, or a relative one like -1)"
+    return reason
+
+
+def _revision_line(url: str) -> str:
+    from sentinel.db import migrate
+
+    return f"database at {migrate.revision_message(migrate.current(url))}"
 
 
 @db_group.command("upgrade")
@@ -30,8 +57,8 @@ def _migrating(action: str, url: str, fn: object, *args: str) -> None:
 @pass_context
 def upgrade(ctx: CliContext, revision: str) -> None:
     """Migrate the database up to REVISION (default: head)."""
-    _migrating("upgrade", ctx.url, migrate.upgrade, revision)
-    click.echo(f"database at {migrate.revision_message(migrate.current(ctx.url))}")
+    _migrating("upgrade", ctx.url, revision)
+    click.echo(_revision_line(ctx.url))
 
 
 @db_group.command("downgrade")
@@ -39,14 +66,16 @@ def upgrade(ctx: CliContext, revision: str) -> None:
 @pass_context
 def downgrade(ctx: CliContext, revision: str) -> None:
     """Migrate the database down to REVISION ('base' removes everything)."""
-    _migrating("downgrade", ctx.url, migrate.downgrade, revision)
-    click.echo(f"database at {migrate.revision_message(migrate.current(ctx.url))}")
+    _migrating("downgrade", ctx.url, revision)
+    click.echo(_revision_line(ctx.url))
 
 
 @db_group.command("current")
 @pass_context
 def current(ctx: CliContext) -> None:
     """Print the database's revision and whether it is the latest."""
+    from sentinel.db import connect, migrate
+
     connect.connect(ctx.url).close()
     rev = migrate.current(ctx.url)
     head = migrate.head()
@@ -58,11 +87,15 @@ def current(ctx: CliContext) -> None:
 @pass_context
 def url(ctx: CliContext) -> None:
     """Print the database URL in use (password masked)."""
+    from sentinel.db import connect
+
     click.echo(connect.mask_url(ctx.url))
 
 
 def _answers(url: str) -> str | None:
     """None if the server answers, else the one-line reason."""
+    from sentinel.db import connect
+
     try:
         connect.connect(url).close()
     except DatabaseError as exc:
@@ -77,7 +110,7 @@ def status(ctx: CliContext, json_output: bool) -> None:
     """Show the database in use: the embedded server's state, or the external URL.
 
     Never starts the embedded server."""
-    from sentinel.db import embedded
+    from sentinel.db import connect, embedded
 
     settings = ctx.settings
     if settings.database_url:
@@ -140,6 +173,8 @@ def stop(ctx: CliContext) -> None:
 @db_group.command("sql")
 def sql() -> None:
     """Print the upgrade as SQL without connecting (for review)."""
+    from sentinel.db import migrate
+
     click.echo(migrate.sql_of_upgrade())
 
 

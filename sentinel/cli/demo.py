@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from sentinel.cli.context import CliContext, pass_context
-from sentinel.db.connect import mask_url
 
 
 @click.command("demo")
@@ -13,6 +12,7 @@ from sentinel.db.connect import mask_url
 @pass_context
 def demo(ctx: CliContext, reset: bool) -> None:
     """Run the sample plant end to end and show what the fleet found."""
+    from sentinel.db.connect import mask_url
     from sentinel.demo import run_demo
 
     url = ctx.url

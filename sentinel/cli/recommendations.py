@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from sentinel import format as fmt
 from sentinel.cli import render
 from sentinel.cli.context import CliContext, pass_context
-from sentinel.db.connect import connection
-from sentinel.db.schema import RECOMMENDATION_STATUSES, SEVERITIES
-from sentinel.findings import review
+
+if TYPE_CHECKING:
+    from sentinel.findings import review
+
+# As in sentinel.db.schema (a test checks), without importing SQLAlchemy for --help.
+RECOMMENDATION_STATUSES = ("open", "acknowledged", "dismissed")
+SEVERITIES = ("info", "warning", "critical")
 
 
 @click.group("recommendations")
@@ -33,10 +39,16 @@ def list_(
     json_output: bool,
 ) -> None:
     """Recommendations, newest first."""
+    from sentinel.db.connect import connection
+    from sentinel.findings import review
+
     with connection(ctx.url) as conn:
-        rows = review.listing(conn, status=status, severity=severity, stream=stream, limit=limit)
+        rows = review.listing(
+            conn, status=status, severity=severity, stream=stream, limit=limit + 1
+        )
+    render.notice_limit(rows, limit, "recommendation(s)")
     render.echo_rows(
-        rows,
+        rows[:limit],
         [
             ("id", lambda r: r.id),
             ("severity", lambda r: r.severity),
@@ -56,6 +68,9 @@ def list_(
 @pass_context
 def ack(ctx: CliContext, recommendation_id: int) -> None:
     """Acknowledge recommendation ID (changes only its status)."""
+    from sentinel.db.connect import connection
+    from sentinel.findings import review
+
     with connection(ctx.url) as conn:
         result = review.acknowledge(conn, recommendation_id)
     click.echo(_said(result, "acknowledged"))
@@ -66,6 +81,9 @@ def ack(ctx: CliContext, recommendation_id: int) -> None:
 @pass_context
 def dismiss(ctx: CliContext, recommendation_id: int) -> None:
     """Dismiss recommendation ID (changes only its status)."""
+    from sentinel.db.connect import connection
+    from sentinel.findings import review
+
     with connection(ctx.url) as conn:
         result = review.dismiss(conn, recommendation_id)
     click.echo(_said(result, "dismissed"))

@@ -55,3 +55,18 @@ def echo_rows(
         click.echo(empty)
     else:
         click.echo(table(rows, columns))
+
+
+def notice_limit(rows: Sequence[Any], limit: int, what: str) -> None:
+    """Say on stderr (so that --json on stdout stays clean) when a list stops
+    at its limit; the caller fetched one row more than the limit to know."""
+    if len(rows) > limit:
+        click.echo(
+            f"sentinel: showing the newest {limit} {what}; more match (raise --limit)", err=True
+        )
+
+
+def one_line(text: str, width: int) -> str:
+    """A cell on one line: line breaks folded, cut at `width` with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 import click
 
 from sentinel.cli.context import CliContext, pass_context
-from sentinel.db.connect import connection
 
 if TYPE_CHECKING:
     from sentinel.rules.pack import RulePack
@@ -30,7 +29,7 @@ def _validated(path: Path, *, failing: str = "") -> RulePack:
     if issues:
         for issue in issues:
             click.echo(str(issue), err=True)
-        click.echo(f"{len(issues)} problem(s) in {path}{failing}", err=True)
+        click.echo(f"sentinel: error: {len(issues)} problem(s) in {path}{failing}", err=True)
         raise SystemExit(1)
     return packs.load_path(path)
 
@@ -48,6 +47,7 @@ def check(path: Path) -> None:
 @pass_context
 def load(ctx: CliContext, path: Path) -> None:
     """Validate and store a rule pack; the fleet uses the newest stored pack."""
+    from sentinel.db.connect import connection
     from sentinel.worker.packs import PackStore
 
     pack = _validated(path, failing="; nothing stored")

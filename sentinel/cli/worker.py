@@ -14,13 +14,16 @@ import click
 from sentinel import format as fmt
 from sentinel.cli import render
 from sentinel.cli.context import CliContext, pass_context
-from sentinel.db.connect import connection
-from sentinel.registration.store import WorkerStore
-from sentinel.worker.models import Completed, Failed, LeaseLost
-from sentinel.worker.store import RunStore
+from sentinel.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
+    from sentinel.worker.models import Completed, Failed, LeaseLost, RunSummary
     from sentinel.worker.service import WorkerService
+
+# What `runs list` shows and filters by: the run's status as the dashboard
+# shows it (sentinel.tui.source.run_status), where a queued run that has
+# failed before is `retrying`.
+RUN_STATUSES = ("queued", "retrying", "running", "succeeded", "failed", "dead")
 
 
 @click.command("worker")
@@ -33,6 +36,7 @@ def worker(ctx: CliContext) -> None:
     """
     from sentinel.worker.service import WorkerService
 
+    _ready_to_run(ctx)
     service = WorkerService(ctx.settings, ctx.url)
     signals = {"count": 0}
 
@@ -52,6 +56,27 @@ def worker(ctx: CliContext) -> None:
         service.close()
         if health is not None:
             health.stop()
+
+
+def _ready_to_run(ctx: CliContext) -> None:
+    """Refuse to start on a database behind this code, or with a pinned rule
+    pack that does not load: each would make every run fail, with the reason
+    only in `runs list`."""
+    from sentinel.db import connect, errors
+
+    connect.connect(ctx.url).close()  # unreachable: one line
+    errors.require_schema(ctx.url)
+    path = ctx.settings.rules_path
+    if path is not None:
+        from sentinel.rules import pack as packs
+
+        issues = packs.check_path(path)
+        if issues:
+            more = f" and {len(issues) - 1} more" if len(issues) > 1 else ""
+            raise ConfigError(
+                f"SENTINEL_RULES_PATH: {path} is not a valid rule pack: {issues[0]}{more} "
+                f"(see `sentinel rules check {path}`)"
+            )
 
 
 def _health_server(ctx: CliContext, service: WorkerService) -> object | None:
@@ -83,6 +108,7 @@ def run_once(ctx: CliContext, json_output: bool) -> None:
     """
     from sentinel.worker.service import WorkerService
 
+    _ready_to_run(ctx)
     service = WorkerService(ctx.settings, ctx.url)
     service.start()
     try:
@@ -109,6 +135,8 @@ _COUNT_KEYS = ("events", "detections", "evidence", "recommendations")
 
 
 def _outcome_row(outcome: Completed | LeaseLost | Failed) -> dict[str, object]:
+    from sentinel.worker.models import Completed, LeaseLost
+
     row: dict[str, object] = {"run": outcome.run_id, **dict.fromkeys(_COUNT_KEYS, 0)}
     if isinstance(outcome, Completed):
         c = outcome.counts
@@ -141,6 +169,9 @@ def workers() -> None:
 @pass_context
 def workers_list(ctx: CliContext, role: str | None, status: str | None, json_output: bool) -> None:
     """Workers with heartbeat age, running runs and capacity."""
+    from sentinel.db.connect import connection
+    from sentinel.registration.store import WorkerStore
+
     with connection(ctx.url) as conn:
         rows = WorkerStore(conn).list(role=role, status=status)
     render.echo_rows(
@@ -166,6 +197,9 @@ def workers_list(ctx: CliContext, role: str | None, status: str | None, json_out
 @pass_context
 def workers_prune(ctx: CliContext, older_than: str) -> None:
     """Remove workers inactive for longer than --older-than."""
+    from sentinel.db.connect import connection
+    from sentinel.registration.store import WorkerStore
+
     seconds = _duration(older_than, "--older-than")
     with connection(ctx.url) as conn:
         names = WorkerStore(conn).prune(seconds)
@@ -181,35 +215,47 @@ def runs() -> None:
 
 
 @runs.command("list")
-@click.option("--status", type=click.Choice(["queued", "running", "succeeded", "failed", "dead"]))
+@click.option(
+    "--status",
+    type=click.Choice(RUN_STATUSES),
+    help="Only runs shown with this status (retrying: queued again after a failed attempt).",
+)
 @click.option("--stream", help="Only this stream key.")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--json", "json_output", is_flag=True)
 @pass_context
 def runs_list(
     ctx: CliContext, status: str | None, stream: str | None, limit: int, json_output: bool
 ) -> None:
     """The newest runs first."""
+    from sentinel.db.connect import connection
+    from sentinel.worker.store import RunStore
+
     with connection(ctx.url) as conn:
-        rows = RunStore(conn).list(status=status, stream=stream, limit=limit)
+        rows = RunStore(conn).list(status=status, stream=stream, limit=limit + 1)
+    render.notice_limit(rows, limit, "run(s)")
     render.echo_rows(
-        rows,
+        rows[:limit],
         [
             ("id", lambda r: r.id),
             ("stream", lambda r: r.stream),
             ("window", lambda r: r.window_start),
-            ("status", lambda r: r.status + (" (recovered)" if r.recovered else "")),
+            ("status", lambda r: _shown_status(r) + (" (recovered)" if r.recovered else "")),
             ("attempt", lambda r: f"{r.attempts}/{r.max_attempts}"),
             ("owner", lambda r: r.owner),
             ("events", lambda r: r.event_count),
             ("detections", lambda r: r.detection_count),
             ("evidence", lambda r: r.evidence_count),
             ("recs", lambda r: r.recommendation_count),
-            ("error", lambda r: (r.error or "")[:60]),
+            ("error", lambda r: render.one_line(r.error or "", 60)),
         ],
         json_output=json_output,
         empty="no runs",
     )
+
+
+def _shown_status(run: RunSummary) -> str:
+    return "retrying" if run.status == "queued" and run.attempts > 0 else run.status
 
 
 @runs.command("retry")
@@ -217,16 +263,19 @@ def runs_list(
 @pass_context
 def runs_retry(ctx: CliContext, run_id: int) -> None:
     """Put a dead or failed run back in the queue."""
+    from sentinel.db.connect import connection
+    from sentinel.worker.store import RunStore
+
     with connection(ctx.url) as conn:
         store = RunStore(conn)
         found = store.run_status(run_id)
         if found is None:
-            raise click.ClickException(f"no run {run_id}")
+            raise InputError(f"no run {run_id}")
         if not store.retry(run_id):
             status, stream = found
             if status not in ("dead", "failed"):
-                raise click.ClickException(f"run {run_id} is {status}; only dead or failed runs")
-            raise click.ClickException(
+                raise InputError(f"run {run_id} {_RETRY_REFUSED.get(status, f'is {status}')}")
+            raise InputError(
                 f"stream {stream} already has a queued or running run; it covers the same events"
             )
         store.notify()
@@ -250,14 +299,25 @@ def runs_replay(ctx: CliContext, stream_key: str, since: str) -> None:
         raise click.BadParameter(f"not an ISO time: {since}", param_hint="--since") from exc
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
+    from sentinel.db.connect import connection
+    from sentinel.worker.store import RunStore
+
     with connection(ctx.url) as conn:
         events = RunStore(conn).replay(stream_key, when)
     if events is None:
-        raise click.ClickException(f"no stream {stream_key}")
+        raise InputError(f"no stream {stream_key}")
     click.echo(
         f"stream {stream_key} rewound: its next run re-reads its {events} event(s) and "
         f"writes what it detects from {when.isoformat()} on"
     )
+
+
+# Why `runs retry` refuses a run in each status (only dead or failed runs go back).
+_RETRY_REFUSED = {
+    "succeeded": "already succeeded; only dead or failed runs can be retried",
+    "queued": "is already queued",
+    "running": "is running now; only dead or failed runs can be retried",
+}
 
 
 def _duration(text: str, hint: str) -> float:

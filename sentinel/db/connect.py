@@ -6,11 +6,11 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable, Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from sentinel import dsn
 from sentinel.db import embedded
 from sentinel.db.jsonb import use_fast_json
 from sentinel.errors import DatabaseUnavailable
@@ -30,12 +30,8 @@ def database_url(
 
 
 def mask_url(url: str) -> str:
-    """The URL with any password replaced by ***."""
-    parts = urlsplit(url)
-    if not parts.password:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    """The URL (or key=value string) with every password replaced by ***."""
+    return dsn.mask(url)
 
 
 def describe_target(url: str) -> str:

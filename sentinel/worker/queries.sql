@@ -232,7 +232,10 @@ SELECT r.id, s.key AS stream, r.window_start, r.status::text AS status, r.attemp
   FROM run r
   JOIN stream s ON s.id = r.stream_id
   LEFT JOIN worker w ON w.id = r.lease_owner
- WHERE (%(status)s::text IS NULL OR r.status::text = %(status)s)
+ WHERE (%(status)s::text IS NULL
+        -- as the dashboard shows it: a queued run tried before is 'retrying'
+        OR (CASE WHEN r.status = 'queued' AND r.attempts > 0 THEN 'retrying'
+                 ELSE r.status::text END) = %(status)s)
    AND (%(stream)s::text IS NULL OR s.key = %(stream)s)
  ORDER BY r.id DESC
  LIMIT %(limit)s
