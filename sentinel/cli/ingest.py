@@ -6,14 +6,20 @@ import contextlib
 import io
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import click
 
 from sentinel.cli.context import CliContext, pass_context
-from sentinel.errors import DatabaseError, InputError
+from sentinel.errors import InputError
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
+
+    from sentinel.ingest.parse import Rejection
 
 STDIN = "-"
 
@@ -65,15 +71,13 @@ def ingest(
             with _open(name):
                 pass
 
-    def report(rejection: object) -> None:
-        click.echo(str(rejection), err=True)
-
     results: list[store.IngestResult] = []
     conn = connect(ctx.url)
     try:
         with conn.transaction() if strict else contextlib.nullcontext() as tx:
             for name, file_format in inputs:
-                with _open(name) as handle, _progress(name, handle) as progress:
+                report = Rejections()
+                with _open(name) as handle, _progress(name, handle, report) as progress:
                     results.append(
                         store.ingest_lines(
                             conn,
@@ -88,16 +92,16 @@ def ingest(
                             on_reject=report,
                         )
                     )
+                report.summarise()
             if strict and any(r.rejected_count for r in results):
                 raise psycopg.Rollback(tx)
-    except psycopg.Error as exc:
-        raise DatabaseError(f"ingest failed: {type(exc).__name__}: {exc}") from exc
     finally:
         conn.close()
 
     total = sum(results[1:], results[0]) if len(results) > 1 else results[0]
     if strict and total.rejected_count:
         raise InputError(f"--strict: {total.rejected_count} line(s) rejected; nothing stored")
+    failed = total.rejected_count and not (total.accepted or total.duplicate)
     if as_json:
         document = {
             "accepted": total.accepted,
@@ -106,11 +110,59 @@ def ingest(
             "files": [{k: v for k, v in r.as_dict().items() if k != "rejections"} for r in results],
         }
         click.echo(json.dumps(document))
-        return
-    if len(results) > 1:
-        for result in results:
-            click.echo(f"{result.name}: {result.summary()}")
-    click.echo(total.summary())
+    else:
+        if len(results) > 1:
+            for result in results:
+                click.echo(f"{result.name}: {result.summary()}")
+        click.echo(total.summary())
+    if failed:  # not one line usable: the input, not some lines, is wrong
+        raise InputError(f"nothing stored: all {total.rejected_count:,} line(s) were rejected")
+
+
+class Rejections:
+    """Rejected lines on stderr as FILE:LINE: reason: the first SHOWN of each
+    kind of reason, then one line counting the rest, so a file with one
+    mistake on every line prints a dozen lines, not a million. While a
+    progress bar is drawn, each line first clears the bar, which is then
+    drawn again below it."""
+
+    SHOWN = 10
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}  # kind of reason → lines
+        self.first: dict[str, Rejection] = {}
+        self.bar: ProgressBar[int] | None = None
+
+    def __call__(self, rejection: Rejection) -> None:
+        kind = _kind(rejection.reason)
+        count = self.counts[kind] = self.counts.get(kind, 0) + 1
+        if count == 1:
+            self.first[kind] = rejection
+        if count <= self.SHOWN:
+            self.echo(str(rejection))
+
+    def echo(self, text: str) -> None:
+        if self.bar is None:
+            click.echo(text, err=True)
+            return
+        click.echo(f"\r\x1b[2K{text}", err=True)  # erase the bar's line, then write
+        click.echo("\r" + self.bar.format_progress_line(), err=True, nl=False)
+
+    def summarise(self) -> None:
+        for kind, count in self.counts.items():
+            if count > self.SHOWN:
+                first = self.first[kind]
+                more = count - self.SHOWN
+                self.echo(f"{first.name}: and {more:,} more like this: {first.reason}")
+
+
+def _kind(reason: str) -> str:
+    """A reason with its particulars (quoted values, numbers) left out: the
+    same mistake on many lines is one kind."""
+    return _PARTICULARS.sub("_", reason)
+
+
+_PARTICULARS = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\d+")
 
 
 def _zone(name: str) -> object:
@@ -159,14 +211,18 @@ def _open(name: str) -> Iterator[IO[str]]:
 
 
 @contextlib.contextmanager
-def _progress(name: str, handle: IO[str]) -> Iterator[Callable[[int], None] | None]:
-    """A progress bar in bytes on a terminal (stderr), nothing otherwise."""
+def _progress(
+    name: str, handle: IO[str], report: Rejections
+) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar in bytes on a terminal (stderr), nothing otherwise;
+    `report` prints its lines around it while it is drawn."""
     if name == STDIN or not sys.stderr.isatty():
         yield None
         return
     raw = handle.buffer  # type: ignore[attr-defined]
     size = os.fstat(raw.fileno()).st_size
     with click.progressbar(length=size, label=name, file=sys.stderr) as bar:
+        report.bar = bar
         done = 0
 
         def advance(_lines: int) -> None:
@@ -175,7 +231,10 @@ def _progress(name: str, handle: IO[str]) -> Iterator[Callable[[int], None] | No
             bar.update(position - done)
             done = position
 
-        yield advance
+        try:
+            yield advance
+        finally:
+            report.bar = None
 
 
 COMMANDS = [ingest]

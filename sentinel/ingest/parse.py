@@ -224,7 +224,9 @@ def parse_csv_rows(
     name: str = "<stdin>",
 ) -> Iterator[Event | Rejection]:
     """CSV with a header row. Raises HeaderError (before yielding anything)
-    when the header has no time column or repeats a column."""
+    when the header has no time column, repeats a column, or has no `source`
+    (`stream`) column while the defaults give none: every row would be
+    rejected for the same reason."""
     numbered = _LineCounter(lines)
     reader = csv.reader(numbered)
     try:
@@ -242,6 +244,14 @@ def parse_csv_rows(
     repeated = sorted({c for c in header if header.count(c) > 1})
     if repeated:
         raise HeaderError(f"{name}:1: the CSV header repeats column(s): {', '.join(repeated)}")
+    for column, default, option in (
+        ("source", defaults.source, "--source NAME"),
+        ("stream", defaults.stream, "--stream KEY"),
+    ):
+        if column not in header and default is None:  # no row could name it
+            raise HeaderError(
+                f"{name}:1: the CSV header has no {column} column: add one, or pass {option}"
+            )
     width = len(header)
     time_index = header.index(time_column)
     fixed = [(header.index(c), c) for c in CSV_EVENT_COLUMNS if c in header]

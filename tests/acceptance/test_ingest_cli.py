@@ -207,3 +207,107 @@ def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "127.0.0.1:1" in lines[0], result.stderr
+
+
+# ---- a problem of the whole file; many lines with one mistake ------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "option", "missing"),
+    [
+        ("timestamp,stream,temp", "--source", "source"),
+        ("timestamp,source,temp", "--stream", "stream"),
+    ],
+)
+def test_a_csv_whose_header_lacks_source_or_stream_is_one_line_and_a_failure(
+    header: str, option: str, missing: str, runner: CliRunner, db_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(
+        header + "\n" + "".join(f"2026-11-22T10:00:{i:02d}Z,x,{i}\n" for i in range(60))
+    )
+    result = runner.invoke(cli, ["ingest", str(path)])
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        f"sentinel: error: {path}:1: the CSV header has no {missing} column: "
+        f"add one, or pass {option} {'NAME' if missing == 'source' else 'KEY'}"
+    ]
+    assert count(db_url) == 0
+    given = runner.invoke(cli, ["ingest", str(path), option, "given"])
+    assert given.exit_code == 0 and given.stdout.strip() == "accepted 60, duplicate 0, rejected 0"
+
+
+def test_one_mistake_on_every_line_prints_ten_lines_and_a_count_and_fails(
+    runner: CliRunner, db_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "events.jsonl"
+    lines = [jl(None, payload={"v": i}) for i in range(2_000)]
+    path.write_text("".join(line.replace('"source": "plc", ', "") for line in lines))
+    result = runner.invoke(cli, ["ingest", str(path)])
+    assert result.exit_code == 1
+    errors = result.stderr.strip().splitlines()
+    reason = "missing source (add it to the line or pass --source)"
+    assert errors == [
+        *(f"{path}:{n}: {reason}" for n in range(1, 11)),
+        f"{path}: and 1,990 more like this: {reason}",
+        "sentinel: error: nothing stored: all 2,000 line(s) were rejected",
+    ]
+    assert result.stdout.strip() == "accepted 0, duplicate 0, rejected 2000"
+
+
+def test_reasons_differing_only_in_their_values_are_one_kind(
+    runner: CliRunner, db_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "events.jsonl"
+    bad = "".join(jl(str(i), occurred_at=f"soon-{i}") for i in range(30))
+    path.write_text(jl("good") + bad + "{nope\n" * 3)
+    result = runner.invoke(cli, ["ingest", str(path)])
+    assert result.exit_code == 0  # one line was stored: the command did its job
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 10 + 3 + 1
+    assert errors[-1].startswith(f"{path}: and 20 more like this: occurred_at is not")
+    assert result.stdout.strip() == "accepted 1, duplicate 0, rejected 33"
+
+
+def test_rejections_printed_under_a_progress_bar_each_start_their_own_line(
+    db_url: str, tmp_path: Path
+) -> None:
+    import pty
+    import re
+    import select
+
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(jl(str(i)) if i % 3 else "{nope\n" for i in range(30)))
+    controller, terminal = pty.openpty()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SENTINEL_")}
+    environment.update({"SENTINEL_DATABASE_URL": db_url, "COLUMNS": "100"})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sentinel", "ingest", str(path)],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        stdin=subprocess.DEVNULL,
+    )
+    os.close(terminal)
+    shown = b""
+    while True:  # read the terminal until the process closes it
+        ready, _, _ = select.select([controller], [], [], 60)
+        assert ready, "no output within a minute"
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # EIO: the other end is closed
+            break
+        if not chunk:
+            break
+        shown += chunk
+    assert process.wait(timeout=60) == 0
+    os.close(controller)
+    screen_lines = []
+    for line in shown.decode().split("\n"):
+        visible = line.rstrip("\r").rsplit("\r", 1)[-1]  # what a terminal leaves on the line
+        screen_lines.append(re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", visible))
+    rejections = [line for line in screen_lines if "invalid JSON" in line]
+    assert len(rejections) == 10, shown
+    assert all(line.startswith(f"{path}:") for line in rejections), shown
+    assert "100%" in shown.decode()  # the bar is drawn
