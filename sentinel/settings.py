@@ -5,13 +5,11 @@ from __future__ import annotations
 import os
 import re
 import socket
-import tomllib
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -71,6 +69,10 @@ def _read_config_file(path: Path) -> dict[str, Any]:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError(f"SENTINEL_CONFIG: cannot read {path}: {exc.strerror}") from exc
+    import tomllib  # here: only a config file needs a parser
+
+    import yaml
+
     try:
         if path.suffix.lower() == ".toml":
             raw: Any = tomllib.loads(text)
