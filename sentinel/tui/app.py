@@ -382,11 +382,25 @@ class SentinelApp(App[None]):
         if not isinstance(table, LiveTable):
             return
         item = table.items.get(str(event.row_key.value))
+        if isinstance(table, RunsTable) and item is not None:
+            self._explain_run(item)
+            return
         detection_id = getattr(item, "detection_id", None)
         if isinstance(table, DetectionsTable) and item is not None:
             detection_id = item.id
         if detection_id is not None:
             self.push_screen(DetailScreen(detection_id))
+
+    def _explain_run(self, run: Any) -> None:
+        """The whole of a run's error (the table shows its start), and why it is long."""
+        lines = []
+        if run.long:
+            usual = f"{run.usual_duration:.1f}s" if run.usual_duration is not None else "-"
+            lines.append(f"running for {run.duration:.0f}s; the stream's usual pass is {usual}")
+        if run.error:
+            lines.append(run.error)
+        if lines:
+            self.notify("\n".join(lines), title=f"run {run.id}", timeout=15)
 
     def action_review(self, verb: str) -> None:
         item = self.table(View.RECOMMENDATIONS).cursor_item()

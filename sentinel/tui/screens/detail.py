@@ -47,7 +47,7 @@ class DetailScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail"):
             yield DetailText("loading…", id="detail-head")
-            yield Static("Triggering window", classes="section")
+            yield Static("Triggering window", classes="section", id="chart-title")
             yield Chart(id="chart")
             yield Static("Evidence", classes="section")
             yield DetailText(id="evidence")
@@ -78,6 +78,11 @@ class DetailScreen(Screen[None]):
             return
         self.detail = message.detail
         head.update(self._head(message.detail))
+        # A condition or count finding has no series: its trigger event's
+        # payload (under Evidence) is the picture, not an empty chart.
+        charted = bool(message.detail.points)
+        self.query_one("#chart-title").display = charted
+        self.query_one("#chart", Chart).display = charted
         self.query_one("#chart", Chart).show(message.detail)
         self.query_one("#evidence", DetailText).update(self._evidence(message.detail))
 
@@ -139,6 +144,17 @@ class DetailScreen(Screen[None]):
                 z = f"  z {p.z:+.2f}" if p.z is not None else ""
                 event = f"  event {p.event_id}" if p.event_id is not None else ""
                 t.append(f"  {p.occurred_at or '-'}  {p.value:g}{z}{event}\n", s("bad"))
+        for e in d.evidence:  # trigger events without a value to chart: their payload
+            if e.kind in ("trigger", "point") and not _charted(e.data):
+                event_id = e.event_id
+                if event_id is None and isinstance(e.data, dict):
+                    event_id = e.data.get("event_id")
+                t.append("trigger event", s("accent"))
+                t.append(f" {event_id}\n" if event_id is not None else "\n")
+                data = e.data
+                if isinstance(data, dict) and "payload" in data:
+                    data = data["payload"]
+                t.append(f"  {_compact(data)}\n")
         if d.rule_as_was:
             t.append("rule as it was\n", s("accent"))
             for key, value in d.rule_as_was.items():
@@ -154,6 +170,18 @@ class DetailScreen(Screen[None]):
         if not d.evidence:
             t.append("no evidence recorded", s("muted"))
         return t
+
+
+def _charted(data: Any) -> bool:
+    """Whether a trigger's data holds a value the chart draws."""
+    raw = data.get("points", data) if isinstance(data, dict) else data
+    items = raw if isinstance(raw, list) else [raw]
+    return any(
+        isinstance(i, dict)
+        and isinstance(i.get("value"), int | float)
+        and not isinstance(i.get("value"), bool)
+        for i in items
+    )
 
 
 def _num(value: Any) -> str:

@@ -10,6 +10,8 @@ from sentinel.tui.widgets import tones
 from sentinel.tui.widgets.recommendations import SEVERITY_RANK
 from sentinel.tui.widgets.table import Column, LiveTable, Shown
 
+SUMMARY_WIDTH = 28  # so a row fits 120 columns; enter shows the whole summary
+
 
 class DetectionsTable(LiveTable):
     TITLE = "Detections"
@@ -37,7 +39,7 @@ class DetectionsTable(LiveTable):
                 (d.kind, None, d.kind),
                 (fmt.age(d.last_seen_age), None, d.last_seen_age),
                 (review, tones.RECOMMENDATION_STATUS_TONE.get(review), review),
-                (fmt.one_line(d.summary, 160), None, d.summary),
+                (fmt.one_line(d.summary, SUMMARY_WIDTH), None, d.summary),
             ),
             fields={
                 "severity": d.severity,

@@ -11,6 +11,7 @@ from sentinel.tui.widgets import tones
 from sentinel.tui.widgets.table import Column, LiveTable, Shown
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+TEXT_WIDTH = 45  # so a row fits 120 columns; enter shows the whole text
 
 
 class RecommendationsTable(LiveTable):
@@ -40,7 +41,7 @@ class RecommendationsTable(LiveTable):
                 (r.rule, None, r.rule),
                 (r.status, tones.RECOMMENDATION_STATUS_TONE.get(r.status), r.status),
                 (fmt.age(r.age), None, r.age),
-                (fmt.one_line(r.text, 160), None, r.text),
+                (fmt.one_line(r.text, TEXT_WIDTH), None, r.text),
             ),
             fields={
                 "severity": r.severity,

@@ -8,6 +8,7 @@ from sentinel.tui.widgets import tones
 from sentinel.tui.widgets.table import Column, LiveTable, Shown
 
 RECOVERED = "↺"
+ERROR_WIDTH = 14  # the error's first characters, so the table fits 120 columns; enter: all of it
 
 
 class RunsTable(LiveTable):
@@ -46,8 +47,12 @@ class RunsTable(LiveTable):
                 (r.owner or "-", None, r.owner or ""),
                 (lease, lease_tone, r.lease_left),
                 (counts, None, r.event_count),
-                (fmt.duration(r.duration), None, r.duration),
-                (fmt.one_line(r.error, 80), "bad" if r.error else None, r.error or ""),
+                (
+                    fmt.duration(r.duration) + (" long" if r.long else ""),
+                    "bad" if r.long else None,
+                    r.duration,
+                ),
+                (fmt.one_line(r.error, ERROR_WIDTH), "bad" if r.error else None, r.error or ""),
             ),
             fields={"stream": r.stream, "status": r.status, "worker": r.owner or ""},
         )
