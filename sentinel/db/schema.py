@@ -87,6 +87,9 @@ stream = sa.Table(
     sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
     _ts("last_event_at"),
     _ts("last_pass_at"),
+    # The earliest time a clock-driven rule (silence) could fire with no new
+    # event; written by each pass, read by the planner. NULL: none pending.
+    _ts("next_due_at"),
     # Set by a replay: the stream is re-read from its first event (so the
     # rules' state comes out exactly as before) and findings detected before
     # this time are not written again. Cleared once the pass catches up.

@@ -73,4 +73,15 @@ class Engine:
                 )
                 if old is not None:
                     new_states[rule.ref] = old
-        return StreamPass(ctx.findings, new_states, ctx.problems)
+        next_due = _next_due(self, stream, new_states)
+        return StreamPass(ctx.findings, new_states, ctx.problems, next_due)
+
+
+def _next_due(engine: Engine, stream: str, states: Mapping[str, dict[str, Any]]) -> datetime | None:
+    """When the stream must next be looked at without new events."""
+    times = [
+        due
+        for rule in engine.rules_for(stream)
+        if (due := KINDS[rule.kind].due(rule, states.get(rule.ref) or {})) is not None
+    ]
+    return min(times, default=None)

@@ -59,3 +59,4 @@ class StreamPass:
     findings: list[Finding] = field(default_factory=list)
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    next_due: datetime | None = None  # the earliest clock-driven rule's `due`

@@ -1,6 +1,9 @@
 -- name: plan
--- Insert the due run of every enabled stream for the current tick (aligned to
--- the run interval on the database clock). Any number of schedulers may run
+-- Insert the run of every enabled stream that is due, for the current tick
+-- (aligned to the run interval on the database clock). Due: it has events past
+-- its cursor (one probe of ix_event_stream_xact), no pass has looked at it
+-- yet, or a clock-driven rule must be judged (next_due_at, written by the
+-- last pass). An idle stream gets no run. Any number of schedulers may run
 -- this at once: (stream_id, window_start) and the one-active-run-per-stream
 -- index turn duplicates into no-ops.
 WITH tick AS (
@@ -13,6 +16,10 @@ WITH tick AS (
       FROM stream s CROSS JOIN tick
      WHERE s.enabled
        AND (%(stream_key)s::text IS NULL OR s.key = %(stream_key)s)
+       AND (s.last_pass_at IS NULL
+            OR s.next_due_at <= now()
+            OR EXISTS (SELECT 1 FROM event e
+                        WHERE e.stream = s.key AND e.xact >= s.cursor_xid))
     ON CONFLICT DO NOTHING
  RETURNING id
 )
@@ -146,6 +153,7 @@ WITH cursor_unmoved AS (
        SET cursor_xid = %(to_xact)s,
            cursor = greatest(cursor, %(last_event_id)s),
            last_pass_at = now(),
+           next_due_at = %(next_due)s,
            replay_since = CASE WHEN %(final)s THEN NULL ELSE replay_since END
      WHERE id IN (SELECT stream_id FROM done)
  RETURNING id

@@ -135,6 +135,7 @@ class PassRunner:
                 counts=counts,
                 problems=_problems(result),
                 final=batch.final,
+                next_due=result.next_due,
             )
             if outcome is Completion.CURSOR_MOVED:
                 raise CursorMoved(f"cursor of {claim.stream} moved during the pass")

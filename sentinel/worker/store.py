@@ -131,6 +131,7 @@ class RunStore:
         counts: Counts,
         problems: list[dict[str, Any]],
         final: bool = True,
+        next_due: datetime | None = None,
     ) -> Completion:
         row = self.conn.execute(
             SQL["complete"],
@@ -150,6 +151,7 @@ class RunStore:
                 "problems": Jsonb(problems),
                 "max_problems": MAX_PROBLEMS_KEPT,
                 "final": final,
+                "next_due": next_due,
             },
         ).fetchone()
         assert row is not None

@@ -39,6 +39,31 @@ def test_planning_twice_in_a_tick_creates_no_duplicate(conn: psycopg.Connection)
     assert conn.execute("SELECT count(*) FROM run").fetchone() == (5,)
 
 
+def test_only_streams_with_something_to_judge_are_planned(conn: psycopg.Connection) -> None:
+    """New events, never looked at, or a clock-driven rule due: planned. An
+    idle stream gets no run (it used to get an empty one every tick)."""
+    conn.execute(
+        "INSERT INTO stream (key, last_pass_at, next_due_at, cursor_xid) VALUES "
+        "('new-events', now(), NULL, 0), ('never-looked-at', NULL, NULL, 0), "
+        "('clock-due', now(), now() - interval '1 second', 0), "
+        "('clock-later', now(), now() + interval '1 hour', 0), ('idle', now(), NULL, 0)"
+    )
+    conn.execute(
+        "INSERT INTO event (source, stream, occurred_at, external_id) "
+        "SELECT 'src', key, now(), key FROM stream WHERE key <> 'never-looked-at'"
+    )
+    # Every stream but one has read all of its events.
+    conn.execute(
+        "UPDATE stream SET cursor_xid = (SELECT max(xact) + 1 FROM event) "
+        "WHERE key <> 'new-events'"
+    )
+    assert RunStore(conn).plan(3600, 5) == 3
+    planned = conn.execute(
+        "SELECT s.key FROM run r JOIN stream s ON s.id = r.stream_id ORDER BY 1"
+    ).fetchall()
+    assert [key for (key,) in planned] == ["clock-due", "never-looked-at", "new-events"]
+
+
 def test_concurrent_schedulers_never_duplicate_a_window(db_url: str) -> None:
     with psycopg.connect(db_url, autocommit=True) as conn:
         _streams(conn, 200)

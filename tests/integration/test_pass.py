@@ -63,12 +63,26 @@ def _claims(conn: psycopg.Connection, worker_id: int) -> list[Claim]:
     return store.claim(worker_id, 100, LEASE)
 
 
-def _pass(pool: ConnectionPool, conn: psycopg.Connection, worker_id: int) -> list[Completed]:
-    """Plan every stream, claim every run, run each pass; all must complete."""
+def _pass(
+    pool: ConnectionPool, conn: psycopg.Connection, worker_id: int, *, forced: bool = False
+) -> list[Completed]:
+    """Plan every due stream (every stream when `forced`: a run with nothing
+    new, as a clock-driven rule gets), claim every run, run each pass; all
+    must complete."""
+    if forced:
+        conn.execute(
+            "INSERT INTO run (stream_id, window_start, max_attempts) "
+            "SELECT id, now(), 5 FROM stream ON CONFLICT DO NOTHING"
+        )
     runner = _runner(pool)
     outcomes = [runner.run(claim, worker_id) for claim in _claims(conn, worker_id)]
     assert outcomes and all(isinstance(o, Completed) for o in outcomes), outcomes
     return outcomes  # type: ignore[return-value]
+
+
+def _nothing_due(conn: psycopg.Connection, worker_id: int) -> bool:
+    """Planning now makes no run (and there is none to claim)."""
+    return _claims(conn, worker_id) == []
 
 
 def _count(conn: psycopg.Connection, table: str) -> int:
@@ -319,8 +333,9 @@ def test_cli_replay_of_one_stream_from_a_time(
             [[o.run_id for o in outcomes]],
         ).fetchall()
     )
-    [outcome] = [o for o in outcomes if by_stream[o.run_id] == key]
-    assert {o.counts.events for o in outcomes if o is not outcome} == {0}
+    # Only the replayed stream is due: idle streams get no run.
+    assert list(by_stream.values()) == [key]
+    [outcome] = outcomes
     row = conn.execute(
         "SELECT count(*) FROM event WHERE stream = %s AND occurred_at >= %s", [key, since]
     ).fetchone()
@@ -427,8 +442,10 @@ def test_an_event_a_rule_cannot_read_is_a_problem_and_is_passed(
     assert _cursors(conn)[key] == last_event_id == _last_ids(conn)[key] > bad_id
     assert _count(conn, "detection") == 0
 
-    # The bad event is behind the cursor: the next pass neither re-reads nor re-reports it.
-    [again] = _pass(pool, conn, me)
+    # The bad event is behind the cursor: nothing is due, and a pass anyway
+    # neither re-reads nor re-reports it.
+    assert _nothing_due(conn, me)
+    [again] = _pass(pool, conn, me, forced=True)
     assert (again.counts.events, again.counts.problems) == (0, 0)
     row = conn.execute("SELECT problems FROM run WHERE id = %s", [again.run_id]).fetchone()
     assert row == ([],)
@@ -518,7 +535,8 @@ def test_a_pass_with_no_new_events_writes_nothing_new(
     totals, fingerprints = _totals(conn), _fingerprints(conn)
     cursors, states = _cursors(conn), _states(conn)
 
-    outcomes = _pass(pool, conn, me)
+    assert _nothing_due(conn, me), "an idle stream gets no run"
+    outcomes = _pass(pool, conn, me, forced=True)
     assert len(outcomes) == len(generate.STREAMS)
     assert {(o.counts.events, o.counts.detections, o.counts.problems) for o in outcomes} == {
         (0, 0, 0)
@@ -595,8 +613,10 @@ def test_silence_is_seen_by_a_pass_with_no_new_events_on_the_database_clock(
     assert window is not None and window[0]["seen"] == "at pass time"
     assert _count(conn, "recommendation") == 1
 
-    # Still silent: the same silence is not reported again.
-    [third] = _pass(pool, conn, me)
+    # Still silent: nothing is due, and the same silence is not reported again.
+    assert _nothing_due(conn, me)
+    assert conn.execute("SELECT next_due_at FROM stream").fetchone() == (None,)
+    [third] = _pass(pool, conn, me, forced=True)
     assert (third.counts.events, third.counts.detections) == (0, 0)
     assert _count(conn, "detection") == 1
 

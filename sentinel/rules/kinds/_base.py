@@ -36,6 +36,10 @@ class KindSpec:
     supplies: frozenset[str]  # template placeholders the kind fills in
     parse: Callable[[Reader], Any]
     run: Detector
+    # Clock-driven kinds: from the rule's state after a pass, the earliest
+    # time it could fire with no new event (None: not before one arrives).
+    # The planner makes the stream due then; every other kind needs events.
+    due: Callable[[Rule, Mapping[str, Any]], datetime | None] = lambda rule, state: None
 
 
 # -- parameters ---------------------------------------------------------------

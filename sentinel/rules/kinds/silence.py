@@ -68,6 +68,8 @@ def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[st
         alerted = identity
         _fire(rule, ctx, last_id, last_at or reference, ctx.now, quiet, "at pass time", None)
     return {
+        # When this silence would be seen at pass time, unless already reported.
+        "due": iso(reference + gap) if alerted != identity else None,
         "last_id": last_id,
         "last_at": iso(last_at) if last_at else None,
         "last_received": iso(last_received) if last_received else None,
@@ -117,6 +119,10 @@ def _fire(
     )
 
 
+def due(rule: Rule, state: Mapping[str, Any]) -> datetime | None:
+    return _opt(state.get("due"))
+
+
 SPEC = KindSpec(
     name="silence",
     keys=frozenset({"for"}),
@@ -124,4 +130,5 @@ SPEC = KindSpec(
     supplies=frozenset({"gap", "last_seen"}),
     parse=parse,
     run=run,
+    due=due,
 )
