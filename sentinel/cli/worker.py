@@ -85,15 +85,7 @@ def _health_server(ctx: CliContext, service: WorkerService) -> object | None:
         return None
     from sentinel.health import HealthServer
 
-    def ready() -> tuple[bool, str]:
-        heartbeat = service.heartbeat
-        if heartbeat is None or service.registration is None:
-            return False, "not registered yet"
-        if not heartbeat.healthy:
-            return False, "database unreachable"
-        return True, f"registered as {service.name}"
-
-    server = HealthServer(port, ready)
+    server = HealthServer(port, service.readiness)
     server.start()
     return server
 

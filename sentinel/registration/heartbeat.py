@@ -79,10 +79,6 @@ class Heartbeat(threading.Thread):
         """Seconds since the last successful heartbeat (grows during an outage)."""
         return time.monotonic() - self.last_beat
 
-    @property
-    def healthy(self) -> bool:
-        return self.problem is None
-
     def readiness(self) -> tuple[bool, str]:
         """Ready while the database answers and heartbeats get through."""
         age = self.heartbeat_age

@@ -471,7 +471,9 @@ def main(readonly: bool, refresh: float) -> None:
     """The live dashboard: fleet, runs, streams, recommendations, detections."""
     try:
         settings = load_settings()
-        url = database_url(settings)
+        from sentinel.cli.context import announce_start
+
+        url = database_url(settings, on_start=announce_start)
         Source(url).ping()
         from sentinel.db import errors as db_errors
 

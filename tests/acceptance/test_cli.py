@@ -17,7 +17,11 @@ from sentinel.db import migrate
 def sentinel(
     *args: str, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("SENTINEL_")}
+    # SENTINEL_HOME stays (the test's own, from conftest): a command that
+    # falls back to the embedded Postgres must never touch the user's.
+    environment = {
+        k: v for k, v in os.environ.items() if k == "SENTINEL_HOME" or not k.startswith("SENTINEL_")
+    }
     environment.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "sentinel", *args],
