@@ -37,8 +37,12 @@ TRUNCATE recommendation, evidence, detection, rule_state, run, event, stream, ru
 RESTART IDENTITY CASCADE
 """
 
+# Done once every worker of the fleet has registered (so the summary shows the
+# whole fleet, even on a run with nothing new) and nothing is left to do.
 PENDING_SQL = """
 SELECT
+  (SELECT count(*) FROM worker
+    WHERE status = 'active' AND (meta->>'pid')::int = ANY(%(pids)s)) AS registered,
   (SELECT count(*) FROM run WHERE status IN ('queued', 'running')) AS active_runs,
   (SELECT count(*) FROM stream s
     WHERE s.enabled AND EXISTS (SELECT 1 FROM event e
@@ -122,10 +126,10 @@ def _wait_until_processed(
                 last = (log_dir / "worker-1.log").read_text(errors="replace").strip()
                 tail = last.splitlines()[-1] if last else "no output"
                 raise SentinelError(f"every demo worker exited; worker-1 said: {tail}")
-            row = conn.execute(PENDING_SQL).fetchone()
+            row = conn.execute(PENDING_SQL, {"pids": [p.pid for p in fleet]}).fetchone()
             assert row is not None
-            active, behind = row
-            if not active and not behind:
+            registered, active, behind = row
+            if registered == len(fleet) and not active and not behind:
                 return
             time.sleep(0.5)
     say("the fleet did not finish within the time limit; showing what it found so far")
