@@ -17,7 +17,7 @@ from sentinel.cli.context import CliContext, pass_context
 from sentinel.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
-    from sentinel.worker.models import Completed, Failed, LeaseLost, RunSummary
+    from sentinel.worker.models import Outcome, RunSummary
     from sentinel.worker.service import WorkerService
 
 # What `runs list` shows and filters by: the run's status as the dashboard
@@ -126,8 +126,8 @@ def run_once(ctx: CliContext, json_output: bool) -> None:
 _COUNT_KEYS = ("events", "detections", "evidence", "recommendations")
 
 
-def _outcome_row(outcome: Completed | LeaseLost | Failed) -> dict[str, object]:
-    from sentinel.worker.models import Completed, LeaseLost
+def _outcome_row(outcome: Outcome) -> dict[str, object]:
+    from sentinel.worker.models import Completed, CursorMoved, LeaseLost
 
     row: dict[str, object] = {"run": outcome.run_id, **dict.fromkeys(_COUNT_KEYS, 0)}
     if isinstance(outcome, Completed):
@@ -141,8 +141,10 @@ def _outcome_row(outcome: Completed | LeaseLost | Failed) -> dict[str, object]:
         )
     elif isinstance(outcome, LeaseLost):
         row["status"] = "lease lost"
+    elif isinstance(outcome, CursorMoved):
+        row["status"] = "given back (replayed meanwhile)"
     else:
-        row.update(status=outcome.status, error=outcome.error)
+        row.update(status=outcome.status or "failed (not yet recorded)", error=outcome.error)
     return row
 
 

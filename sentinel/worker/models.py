@@ -53,13 +53,21 @@ class LeaseLost:
 
 
 @dataclass(frozen=True)
+class CursorMoved:
+    """A replay kept moving the stream's cursor under the pass: given back
+    untouched (no attempt spent), to be claimed again."""
+
+    run_id: int
+
+
+@dataclass(frozen=True)
 class Failed:
     run_id: int
-    status: str  # queued (will retry), dead, failed, or "lost"
+    status: str | None  # queued (will retry), dead or failed; None: not yet recorded
     error: str
 
 
-Outcome = Completed | LeaseLost | Failed
+Outcome = Completed | LeaseLost | CursorMoved | Failed
 
 
 @dataclass(frozen=True)

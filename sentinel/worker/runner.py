@@ -8,22 +8,23 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
 from sentinel.findings.store import FindingStore
 from sentinel.rules.model import Event, StreamPass
-from sentinel.worker.models import Claim, Completed, Counts, LeaseLost
+from sentinel.worker.models import Claim, Completed, Counts, CursorMoved, LeaseLost
 from sentinel.worker.packs import RuleSource
 from sentinel.worker.store import MAX_PROBLEMS_KEPT, Completion, RunStore
 
 log = logging.getLogger(__name__)
 
 
-class CursorMoved(Exception):
-    """The stream's cursor moved while the pass ran (a replay): run it again."""
+# A replay that rewinds the cursor mid-pass discards the batch in hand; the
+# pass then goes on from the new cursor. After this many, it gives the run back.
+MAX_CURSOR_MOVES = 3
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class PassRunner:
 
     def run(
         self, claim: Claim, worker_id: int, lost: threading.Event | None = None
-    ) -> Completed | LeaseLost:
+    ) -> Completed | LeaseLost | CursorMoved:
         """Everything the stream had when the pass started, in batches of about
         `batch_events`, each committed (findings, state, cursor) on its own so a
         stream far behind catches up in one run and a retry resumes from the
@@ -60,6 +61,7 @@ class PassRunner:
         engine = self.rules.engine()
         total = Counts()
         horizon: int | None = None  # fixed at the start: a busy stream still ends
+        moves = 0
         while True:
             batch = self._read(claim, horizon)
             horizon = batch.horizon
@@ -73,8 +75,14 @@ class PassRunner:
             if lost is not None and lost.is_set():
                 return LeaseLost(claim.id)
             counts = self._commit(claim, worker_id, batch, result)
-            if counts is None:
+            if counts is Completion.LEASE_LOST:
                 return LeaseLost(claim.id)
+            if counts is Completion.CURSOR_MOVED:
+                moves += 1
+                if moves > MAX_CURSOR_MOVES:
+                    return CursorMoved(claim.id)
+                log.info("cursor moved during the pass (a replay); reading on from it")
+                continue
             total = total.plus(counts)
             if batch.final:
                 return Completed(claim.id, total)
@@ -103,18 +111,18 @@ class PassRunner:
 
     def _commit(
         self, claim: Claim, worker_id: int, batch: Batch, result: StreamPass
-    ) -> Counts | None:
-        """One fenced transaction; None if the lease was lost (nothing written)."""
+    ) -> Counts | Literal[Completion.LEASE_LOST, Completion.CURSOR_MOVED]:
+        """One fenced transaction; nothing is written unless it returns Counts."""
         changed = {ref: st for ref, st in result.states.items() if batch.states.get(ref) != st}
         findings = result.findings
         if batch.replay_since is not None:
             findings = [f for f in findings if f.last_seen >= batch.replay_since]
         ids = [e.id for e in batch.events]
-        lease_lost = False
+        refused: Completion | None = None
         with self.pool.connection() as conn, conn.transaction():
             store = RunStore(conn)
             if findings and not store.lock_for_completion(claim, worker_id):
-                return None  # before writing anything
+                return Completion.LEASE_LOST  # before writing anything
             written = FindingStore(conn).write(claim.id, findings)
             store.save_states(claim.stream_id, changed)
             counts = Counts(
@@ -137,12 +145,12 @@ class PassRunner:
                 final=batch.final,
                 next_due=result.next_due,
             )
-            if outcome is Completion.CURSOR_MOVED:
-                raise CursorMoved(f"cursor of {claim.stream} moved during the pass")
-            if outcome is Completion.LEASE_LOST:
-                lease_lost = True
+            if outcome is not Completion.DONE:
+                refused = outcome
                 raise psycopg.Rollback  # undo the findings; leave the run alone
-        return None if lease_lost else counts
+        if refused is Completion.LEASE_LOST or refused is Completion.CURSOR_MOVED:
+            return refused
+        return counts
 
 
 def _problems(result: StreamPass) -> list[dict[str, Any]]:

@@ -12,7 +12,8 @@ import pytest
 from sentinel.db import migrate
 from sentinel.metrics import REGISTRY
 from sentinel.settings import load_settings
-from sentinel.worker.service import Unsettled, WorkerService
+from sentinel.worker.executor import Unsettled
+from sentinel.worker.service import WorkerService
 from sentinel.worker.store import RunStore
 from tests import pg
 from tests.acceptance.fleet import wait_for
@@ -75,11 +76,11 @@ def test_a_run_dropped_in_an_outage_is_settled_at_the_next_tick(db_url: str) -> 
     service = WorkerService(settings, db_url, name="w-settle")
     service.start()
     try:
-        assert service.plan(exact=True) == 1
-        assert service.pool is not None and service.registration is not None
-        with service.pool.connection() as conn:
-            [claim] = RunStore(conn).claim(service.registration.worker_id or 0, 1, 30)
-        service._defer(Unsettled(claim, "OperationalError: server closed the connection", 60))
+        parts = service.services
+        assert parts.planner.run_once(exact=True) == 1
+        with parts.pool.connection() as conn:
+            [claim] = RunStore(conn).claim(parts.executor.worker_id, 1, 30)
+        parts.executor.defer(Unsettled(claim, "OperationalError: server closed the connection", 60))
         service.tick()
         with psycopg.connect(db_url) as conn:
             row = conn.execute(

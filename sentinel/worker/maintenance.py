@@ -1,0 +1,61 @@
+"""Maintenance: retention of finished runs. (Sweeping dead workers is the
+heartbeat's, sentinel/registration/heartbeat.py: it must run every fraction
+of a second, whatever a pass is doing.)"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from psycopg_pool import ConnectionPool
+
+from sentinel.settings import Settings
+from sentinel.worker.store import RunStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MaintenanceConfig:
+    run_retention_days: float = 7.0
+    every_seconds: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.run_retention_days <= 0 or self.every_seconds <= 0:
+            raise ValueError(f"invalid maintenance config: {self}")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MaintenanceConfig:
+        return cls(run_retention_days=settings.run_retention_days)
+
+
+class Maintenance:
+    def __init__(
+        self, pool: ConnectionPool, config: MaintenanceConfig, stopping: threading.Event
+    ) -> None:
+        self.pool = pool
+        self.config = config
+        self.stopping = stopping
+        self._next: float | None = None
+
+    def tick(self, now: float) -> None:
+        if self._next is None:  # not at start: a fleet restarting all at once
+            self._next = now + self.config.every_seconds
+        elif now >= self._next:
+            self.run_once()
+            self._next = now + self.config.every_seconds
+
+    def run_once(self) -> int:
+        """Delete old finished runs in small batches; how many went."""
+        removed = 0
+        older_than = self.config.run_retention_days * 86400
+        with self.pool.connection() as conn:
+            store = RunStore(conn)
+            while (batch := store.prune_finished(older_than)) > 0:
+                removed += batch
+                if self.stopping.is_set():
+                    break
+        if removed:
+            log.info("old runs pruned", extra={"action": "retention", "removed": removed})
+        return removed
