@@ -9,6 +9,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator
+from datetime import tzinfo
 from typing import IO, TYPE_CHECKING
 
 import click
@@ -165,7 +166,7 @@ def _kind(reason: str) -> str:
 _PARTICULARS = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\d+")
 
 
-def _zone(name: str) -> object:
+def _zone(name: str) -> tzinfo:
     from datetime import UTC
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 

@@ -17,6 +17,7 @@ from sentinel.cli.context import CliContext, pass_context
 from sentinel.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
+    from sentinel.health import HealthServer
     from sentinel.worker.models import Outcome, RunSummary
     from sentinel.worker.service import WorkerService
 
@@ -79,7 +80,7 @@ def _ready_to_run(ctx: CliContext) -> None:
             )
 
 
-def _health_server(ctx: CliContext, service: WorkerService) -> object | None:
+def _health_server(ctx: CliContext, service: WorkerService) -> HealthServer | None:
     port = ctx.settings.metrics_port
     if port is None:
         return None

@@ -36,5 +36,6 @@ def dumps(obj: Any) -> bytes | str:
 
 def use_fast_json(conn: psycopg.Connection[Any]) -> None:
     """Encode and decode this connection's json and jsonb with orjson."""
-    set_json_loads(loads, conn)
+    # psycopg hands a loader the raw bytes (its type says str | bytes).
+    set_json_loads(loads, conn)  # type: ignore[arg-type]
     set_json_dumps(dumps, conn)

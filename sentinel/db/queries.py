@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import LiteralString, cast
+from typing import LiteralString
 
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 
@@ -21,7 +21,7 @@ def load(path: Path) -> dict[str, LiteralString]:
         lines = [line for line in body.strip().splitlines() if not line.startswith("--")]
         if name in queries:
             raise ValueError(f"{path.name}: query {name} defined twice")
-        queries[name] = cast(LiteralString, "\n".join(lines).strip())
+        queries[name] = "\n".join(lines).strip()  # type: ignore[assignment]
     return queries
 
 

@@ -48,7 +48,7 @@ class ExecutorConfig:
 
     def backoff(self, attempts: int) -> float:
         """Exponential with full jitter between half and all of the step."""
-        step = min(self.retry_max_seconds, self.retry_base_seconds * 2 ** (attempts - 1))
+        step = min(self.retry_max_seconds, self.retry_base_seconds * 2.0 ** (attempts - 1))
         return step * random.uniform(0.5, 1.0)
 
 
