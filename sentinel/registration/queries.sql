@@ -4,7 +4,7 @@
 INSERT INTO worker AS w (name, worker_type, worker_role, runtime, host, port, status,
                          capabilities, meta, last_heartbeat)
 VALUES (%(name)s, %(worker_type)s, %(worker_role)s, %(runtime)s, %(host)s, %(port)s, 'active',
-        %(capabilities)s, %(meta)s, now())
+        %(capabilities)s, %(meta)s, coalesce(%(now)s::timestamptz, now()))
 ON CONFLICT (name) DO UPDATE
    SET worker_type = EXCLUDED.worker_type,
        worker_role = EXCLUDED.worker_role,
@@ -14,8 +14,8 @@ ON CONFLICT (name) DO UPDATE
        status = 'active',
        capabilities = EXCLUDED.capabilities,
        meta = EXCLUDED.meta,
-       last_heartbeat = now(),
-       updated = now()
+       last_heartbeat = coalesce(%(now)s::timestamptz, now()),
+       updated = coalesce(%(now)s::timestamptz, now())
 RETURNING w.id
 
 -- name: requeue_orphans
@@ -26,7 +26,7 @@ UPDATE run
                      ELSE 'queued'::run_status END,
        lease_owner = NULL,
        lease_expires_at = NULL,
-       not_before = now(),
+       not_before = coalesce(%(now)s::timestamptz, now()),
        recovered = recovered + 1,
        error = 'recovered: its worker restarted'
  WHERE lease_owner = %(worker_id)s
@@ -47,22 +47,22 @@ SELECT host, meta->>'pid' AS pid, status,
 -- it back in the queue. No row back from `me` means the fleet marked us inactive.
 WITH me AS (
     UPDATE worker
-       SET last_heartbeat = now(), updated = now()
+       SET last_heartbeat = coalesce(%(now)s::timestamptz, now()), updated = coalesce(%(now)s::timestamptz, now())
      WHERE id = %(worker_id)s AND status <> 'inactive'
  RETURNING id
 ), renewed AS (
     UPDATE run
-       SET lease_expires_at = now() + make_interval(secs => %(lease_seconds)s)
+       SET lease_expires_at = coalesce(%(now)s::timestamptz, now()) + make_interval(secs => %(lease_seconds)s)
      WHERE lease_owner IN (SELECT id FROM me) AND status = 'running'
        AND id = ANY(%(in_hand)s::bigint[])
  RETURNING run.id
 )
 SELECT EXISTS (SELECT 1 FROM me) AS active,
        ARRAY(SELECT id FROM renewed) AS renewed,
-       now() AS db_now
+       coalesce(%(now)s::timestamptz, now()) AS db_now
 
 -- name: set_status
-UPDATE worker SET status = %(status)s, updated = now() WHERE id = %(worker_id)s
+UPDATE worker SET status = %(status)s, updated = coalesce(%(now)s::timestamptz, now()) WHERE id = %(worker_id)s
 
 -- name: set_capabilities
 UPDATE worker SET capabilities = %(capabilities)s, updated = now() WHERE id = %(worker_id)s
@@ -70,12 +70,12 @@ UPDATE worker SET capabilities = %(capabilities)s, updated = now() WHERE id = %(
 -- name: deregister
 -- Graceful shutdown: inactive, and the runs still held go back to the queue now.
 WITH me AS (
-    UPDATE worker SET status = 'inactive', updated = now()
+    UPDATE worker SET status = 'inactive', updated = coalesce(%(now)s::timestamptz, now())
      WHERE id = %(worker_id)s
  RETURNING id
 )
 UPDATE run
-   SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, not_before = now()
+   SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, not_before = coalesce(%(now)s::timestamptz, now())
  WHERE lease_owner IN (SELECT id FROM me) AND status = 'running'
 
 -- name: sweep
@@ -89,11 +89,11 @@ UPDATE run
 -- expired: no live worker is renewing it, whatever its owner's row says.
 WITH dead AS (
     UPDATE worker w
-       SET status = 'inactive', updated = now()
+       SET status = 'inactive', updated = coalesce(%(now)s::timestamptz, now())
      WHERE w.status <> 'inactive'
        AND w.id <> %(worker_id)s
-       AND (w.last_heartbeat < now() - make_interval(secs => %(stale_seconds)s)
-            OR (now() - pg_postmaster_start_time() > make_interval(secs => %(lock_grace)s)
+       AND (w.last_heartbeat < coalesce(%(now)s::timestamptz, now()) - make_interval(secs => %(stale_seconds)s)
+            OR (coalesce(%(now)s::timestamptz, now()) - pg_postmaster_start_time() > make_interval(secs => %(lock_grace)s)
                 AND NOT EXISTS (
                 SELECT 1 FROM pg_locks l
                  WHERE l.locktype = 'advisory'
@@ -110,13 +110,13 @@ WITH dead AS (
                          ELSE 'queued'::run_status END,
            lease_owner = NULL,
            lease_expires_at = NULL,
-           not_before = now(),
+           not_before = coalesce(%(now)s::timestamptz, now()),
            recovered = r.recovered + 1,
            error = 'recovered: ' || coalesce(
                (SELECT 'worker ' || dead.name || ' died' FROM dead WHERE dead.id = r.lease_owner),
                'lease expired')
      WHERE r.status = 'running'
-       AND (r.lease_owner IN (SELECT id FROM dead) OR r.lease_expires_at < now())
+       AND (r.lease_owner IN (SELECT id FROM dead) OR r.lease_expires_at < coalesce(%(now)s::timestamptz, now()))
  RETURNING r.error LIKE 'recovered: worker %%' AS orphaned
 )
 SELECT ARRAY(SELECT name FROM dead) AS dead,

@@ -4,6 +4,7 @@ connection and the transaction."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 import psycopg
 from psycopg.rows import class_row, dict_row
@@ -20,13 +21,17 @@ LOCK_CLASS = 0x5E17
 
 
 class WorkerStore:
-    def __init__(self, conn: psycopg.Connection) -> None:
+    def __init__(self, conn: psycopg.Connection, now: datetime | None = None) -> None:
         self.conn = conn
+        # The time the protocol's statements go by: None is the database's
+        # now() (production); tests pin it instead of sleeping or rewriting rows.
+        self.now = now
 
     def register(self, info: WorkerInfo) -> int:
         row = self.conn.execute(
             SQL["register"],
             {
+                "now": self.now,
                 "name": info.name,
                 "worker_type": info.worker_type,
                 "worker_role": info.worker_role,
@@ -42,7 +47,8 @@ class WorkerStore:
 
     def requeue_orphans(self, worker_id: int, in_hand: Iterable[int] = ()) -> int:
         cur = self.conn.execute(
-            SQL["requeue_orphans"], {"worker_id": worker_id, "in_hand": list(in_hand)}
+            SQL["requeue_orphans"],
+            {"now": self.now, "worker_id": worker_id, "in_hand": list(in_hand)},
         )
         return cur.rowcount
 
@@ -54,13 +60,20 @@ class WorkerStore:
         """Beat, and renew the leases of the runs in hand (only those)."""
         row = self.conn.execute(
             SQL["heartbeat"],
-            {"worker_id": worker_id, "lease_seconds": lease_seconds, "in_hand": list(in_hand)},
+            {
+                "now": self.now,
+                "worker_id": worker_id,
+                "lease_seconds": lease_seconds,
+                "in_hand": list(in_hand),
+            },
         ).fetchone()
         assert row is not None
         return Beat(active=row[0], renewed=frozenset(row[1]), db_now=row[2])
 
     def set_status(self, worker_id: int, status: str) -> None:
-        self.conn.execute(SQL["set_status"], {"worker_id": worker_id, "status": status})
+        self.conn.execute(
+            SQL["set_status"], {"now": self.now, "worker_id": worker_id, "status": status}
+        )
 
     def set_capabilities(self, worker_id: int, capabilities: dict[str, object]) -> None:
         self.conn.execute(
@@ -70,12 +83,15 @@ class WorkerStore:
 
     def deregister(self, worker_id: int) -> int:
         """Mark inactive; returns how many held runs went back to the queue."""
-        return self.conn.execute(SQL["deregister"], {"worker_id": worker_id}).rowcount
+        return self.conn.execute(
+            SQL["deregister"], {"now": self.now, "worker_id": worker_id}
+        ).rowcount
 
     def sweep(self, worker_id: int, stale_seconds: float, lock_grace_seconds: float) -> Sweep:
         row = self.conn.execute(
             SQL["sweep"],
             {
+                "now": self.now,
                 "worker_id": worker_id,
                 "stale_seconds": stale_seconds,
                 "lock_grace": lock_grace_seconds,

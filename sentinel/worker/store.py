@@ -31,8 +31,11 @@ class Completion(Enum):
 
 
 class RunStore:
-    def __init__(self, conn: psycopg.Connection) -> None:
+    def __init__(self, conn: psycopg.Connection, now: datetime | None = None) -> None:
         self.conn = conn
+        # The time the protocol's statements go by: None is the database's
+        # now() (production); tests pin it instead of sleeping or rewriting rows.
+        self.now = now
 
     def discover_streams(self) -> list[str]:
         """The keys of streams seen in `event` and now created (see queries.sql)."""
@@ -50,6 +53,7 @@ class RunStore:
         row = self.conn.execute(
             SQL["plan"],
             {
+                "now": self.now,
                 "interval": interval_seconds,
                 "max_attempts": max_attempts,
                 "exact": exact,
@@ -66,7 +70,8 @@ class RunStore:
             return []
         with self.conn.cursor(row_factory=class_row(Claim)) as cur:
             return cur.execute(
-                claim_statement(limit), {"worker_id": worker_id, "lease_seconds": lease_seconds}
+                claim_statement(limit),
+                {"now": self.now, "worker_id": worker_id, "lease_seconds": lease_seconds},
             ).fetchall()
 
     def queue_depth(self) -> int:
@@ -75,14 +80,21 @@ class RunStore:
 
     def pass_bounds(self, stream_id: int) -> dict[str, Any]:
         with self.conn.cursor(row_factory=dict_row) as cur:
-            row = cur.execute(SQL["pass_bounds"], {"stream_id": stream_id}).fetchone()
+            row = cur.execute(
+                SQL["pass_bounds"], {"now": self.now, "stream_id": stream_id}
+            ).fetchone()
         assert row is not None, f"stream {stream_id} vanished"
         return row
 
     def batch_upper(self, stream: str, from_xact: int, horizon: int, batch: int) -> int:
         row = self.conn.execute(
             SQL["batch_upper"],
-            {"stream": stream, "from_xact": from_xact, "horizon": horizon, "batch": batch},
+            {
+                "stream": stream,
+                "from_xact": from_xact,
+                "horizon": horizon,
+                "batch": batch,
+            },
         ).fetchone()
         if row is None:
             return horizon
@@ -92,7 +104,8 @@ class RunStore:
     def events(self, stream: str, from_xact: int, upper: int) -> list[Event]:
         with self.conn.cursor(row_factory=_event_row) as cur:
             cur.execute(
-                SQL["pass_events"], {"stream": stream, "from_xact": from_xact, "upper": upper}
+                SQL["pass_events"],
+                {"stream": stream, "from_xact": from_xact, "upper": upper},
             )
             return cur.fetchall()
 
@@ -114,7 +127,12 @@ class RunStore:
             cur.executemany(
                 SQL["save_state"],
                 [
-                    {"stream_id": stream_id, "rule_ref": ref, "state": Jsonb(state)}
+                    {
+                        "now": self.now,
+                        "stream_id": stream_id,
+                        "rule_ref": ref,
+                        "state": Jsonb(state),
+                    }
                     for ref, state in states.items()
                 ],
             )
@@ -136,6 +154,7 @@ class RunStore:
         row = self.conn.execute(
             SQL["complete"],
             {
+                "now": self.now,
                 "run_id": claim.id,
                 "fence": claim.fence,
                 "worker_id": worker_id,
@@ -172,6 +191,7 @@ class RunStore:
         row = self.conn.execute(
             SQL["fail"],
             {
+                "now": self.now,
                 "run_id": claim.id,
                 "fence": claim.fence,
                 "worker_id": worker_id,
@@ -184,12 +204,16 @@ class RunStore:
 
     def release(self, claim: Claim, worker_id: int) -> bool:
         cur = self.conn.execute(
-            SQL["release"], {"run_id": claim.id, "fence": claim.fence, "worker_id": worker_id}
+            SQL["release"],
+            {"now": self.now, "run_id": claim.id, "fence": claim.fence, "worker_id": worker_id},
         )
         return cur.rowcount == 1
 
     def retry(self, run_id: int) -> bool:
-        return self.conn.execute(SQL["retry"], {"run_id": run_id}).fetchone() is not None
+        return (
+            self.conn.execute(SQL["retry"], {"now": self.now, "run_id": run_id}).fetchone()
+            is not None
+        )
 
     def run_status(self, run_id: int) -> tuple[str, str] | None:
         row = self.conn.execute(SQL["run_status"], {"run_id": run_id}).fetchone()
@@ -203,7 +227,8 @@ class RunStore:
 
     def prune_finished(self, older_than_seconds: float, batch: int = 1000) -> int:
         cur = self.conn.execute(
-            SQL["prune_finished"], {"older_than": older_than_seconds, "batch": batch}
+            SQL["prune_finished"],
+            {"now": self.now, "older_than": older_than_seconds, "batch": batch},
         )
         return cur.rowcount
 
@@ -212,7 +237,8 @@ class RunStore:
     ) -> list[RunSummary]:
         with self.conn.cursor(row_factory=class_row(RunSummary)) as cur:
             return cur.execute(
-                SQL["list_runs"], {"status": status, "stream": stream, "limit": limit}
+                SQL["list_runs"],
+                {"status": status, "stream": stream, "limit": limit},
             ).fetchall()
 
     def notify(self) -> None:

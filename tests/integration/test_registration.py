@@ -14,6 +14,7 @@ from psycopg_pool import ConnectionPool
 from sentinel.db.connect import make_pool
 from sentinel.errors import RegistrationRefused
 from sentinel.registration.registrar import Registration
+from sentinel.registration.store import WorkerStore
 from sentinel.settings import Settings, load_settings
 
 
@@ -191,13 +192,14 @@ def test_heartbeat_renews_only_the_runs_in_hand_so_an_abandoned_run_is_recovered
     watcher.register()
     owner = _registration(db_url, pool, "owner")
     owner_id = owner.register()
-    working = _held_run(conn, owner_id, "s-working")
+    working = _held_run(conn, owner_id, "s-working")  # leases of 30 s from now
     abandoned = _held_run(conn, owner_id, "s-abandoned")
-    conn.execute("UPDATE run SET lease_expires_at = now() - interval '1 second'")
 
-    beat = owner.beat({working})
+    # The clock pinned past both leases: the owner beats for the run it works on.
+    later = conn.execute("SELECT now() + interval '31 seconds'").fetchone()[0]  # type: ignore[index]
+    beat = WorkerStore(conn, now=later).heartbeat(owner_id, 30, {working})
     assert beat.active and beat.renewed == {working}
-    sweep = watcher.sweep()
+    sweep = WorkerStore(conn, now=later).sweep(watcher.worker_id or 0, 30, 10)
     assert (sweep.dead, sweep.expired) == ((), 1)
     rows = dict(conn.execute("SELECT id, status::text FROM run").fetchall())
     assert rows == {working: "running", abandoned: "queued"}
