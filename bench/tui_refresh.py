@@ -31,7 +31,8 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import throwaway_databases
-from sentinel.tui.source import SQL, Source, View, statements
+from sentinel.tui.source import Source
+from sentinel.views.statements import SQL, View, statements
 
 SEED = """
 INSERT INTO worker (name, worker_role, worker_type, host, status, capabilities, meta,

@@ -9,13 +9,13 @@ import click
 from sentinel import format as fmt
 from sentinel.cli import render
 from sentinel.cli.context import CliContext, pass_context
+from sentinel.views import statements
 
 if TYPE_CHECKING:
     from sentinel.findings import review
 
-# As in sentinel.db.schema (a test checks), without importing SQLAlchemy for --help.
-RECOMMENDATION_STATUSES = ("open", "acknowledged", "dismissed")
-SEVERITIES = ("info", "warning", "critical")
+RECOMMENDATION_STATUSES = statements.RECOMMENDATION_STATUSES
+SEVERITIES = statements.SEVERITIES
 
 
 @click.group("recommendations")
@@ -40,12 +40,12 @@ def list_(
 ) -> None:
     """Recommendations, newest first."""
     from sentinel.db.connect import connection
-    from sentinel.findings import review
+    from sentinel.views import filters
+    from sentinel.views.read import Views
 
+    flt = filters.where(status=status, severity=severity, stream=stream)
     with connection(ctx.url) as conn:
-        rows = review.listing(
-            conn, status=status, severity=severity, stream=stream, limit=limit + 1
-        )
+        rows = Views(conn).latest_recommendations(flt, limit=limit + 1)
     render.notice_limit(rows, limit, "recommendation(s)")
     render.echo_rows(
         rows[:limit],

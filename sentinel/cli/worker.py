@@ -15,16 +15,17 @@ from sentinel import format as fmt
 from sentinel.cli import render
 from sentinel.cli.context import CliContext, pass_context
 from sentinel.errors import ConfigError, InputError
+from sentinel.views import statements
 
 if TYPE_CHECKING:
     from sentinel.health import HealthServer
-    from sentinel.worker.models import Outcome, RunSummary
+    from sentinel.worker.models import Outcome
     from sentinel.worker.service import WorkerService
 
 # What `runs list` shows and filters by: the run's status as the dashboard
-# shows it (sentinel.tui.source.run_status), where a queued run that has
+# shows it (sentinel.views.rows.run_status), where a queued run that has
 # failed before is `retrying`.
-RUN_STATUSES = ("queued", "retrying", "running", "succeeded", "failed", "dead")
+RUN_STATUSES = statements.SHOWN_RUN_STATUSES
 
 
 @click.command("worker")
@@ -158,17 +159,18 @@ def workers() -> None:
 
 
 @workers.command("list")
-@click.option("--role", type=click.Choice(["sentinel", "scheduler", "hybrid"]))
-@click.option("--status", type=click.Choice(["active", "draining", "inactive"]))
+@click.option("--role", type=click.Choice(statements.WORKER_ROLES))
+@click.option("--status", type=click.Choice(statements.WORKER_STATUSES))
 @click.option("--json", "json_output", is_flag=True)
 @pass_context
 def workers_list(ctx: CliContext, role: str | None, status: str | None, json_output: bool) -> None:
     """Workers with heartbeat age, running runs and capacity."""
     from sentinel.db.connect import connection
-    from sentinel.registration.store import WorkerStore
+    from sentinel.views import filters
+    from sentinel.views.read import Views
 
     with connection(ctx.url) as conn:
-        rows = WorkerStore(conn).list(role=role, status=status)
+        rows = Views(conn).workers(filters.where(role=role, status=status), limit=None)
     render.echo_rows(
         rows,
         [
@@ -178,7 +180,7 @@ def workers_list(ctx: CliContext, role: str | None, status: str | None, json_out
             ("host", lambda w: w.host),
             ("status", lambda w: w.status),
             ("heartbeat", lambda w: fmt.age(w.heartbeat_age)),
-            ("runs", lambda w: f"{w.running}/{w.capacity}"),
+            ("runs", lambda w: f"{w.running}/{'?' if w.capacity is None else w.capacity}"),
             ("runtimes", lambda w: ",".join(w.runtimes)),
             ("version", lambda w: w.version),
         ],
@@ -224,10 +226,12 @@ def runs_list(
 ) -> None:
     """The newest runs first."""
     from sentinel.db.connect import connection
-    from sentinel.worker.store import RunStore
+    from sentinel.views import filters
+    from sentinel.views.read import Views
 
+    flt = filters.where(status=status, stream=stream)
     with connection(ctx.url) as conn:
-        rows = RunStore(conn).list(status=status, stream=stream, limit=limit + 1)
+        rows = Views(conn).runs(flt, limit=limit + 1, show_empty=True, active_first=False)
     render.notice_limit(rows, limit, "run(s)")
     render.echo_rows(
         rows[:limit],
@@ -235,7 +239,7 @@ def runs_list(
             ("id", lambda r: r.id),
             ("stream", lambda r: r.stream),
             ("window", lambda r: r.window_start),
-            ("status", lambda r: _shown_status(r) + (" (recovered)" if r.recovered else "")),
+            ("status", lambda r: r.status + (" (recovered)" if r.recovered else "")),
             ("attempt", lambda r: f"{r.attempts}/{r.max_attempts}"),
             ("owner", lambda r: r.owner),
             ("events", lambda r: r.event_count),
@@ -247,10 +251,6 @@ def runs_list(
         json_output=json_output,
         empty="no runs",
     )
-
-
-def _shown_status(run: RunSummary) -> str:
-    return "retrying" if run.status == "queued" and run.attempts > 0 else run.status
 
 
 @runs.command("retry")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -36,24 +36,6 @@ class Worker:
     last_heartbeat: datetime | None
     created: datetime
     updated: datetime
-
-
-@dataclass(frozen=True)
-class WorkerSummary:
-    """A worker as `workers list` and the dashboard show it."""
-
-    id: int
-    name: str
-    worker_role: str
-    worker_type: str
-    host: str | None
-    status: str
-    heartbeat_age: float | None
-    running: int
-    capacity: int
-    runtimes: list[str] = field(default_factory=list)
-    version: str | None = None
-    created: datetime | None = None
 
 
 @dataclass(frozen=True)

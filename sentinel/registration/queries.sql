@@ -47,12 +47,14 @@ SELECT host, meta->>'pid' AS pid, status,
 -- it back in the queue. No row back from `me` means the fleet marked us inactive.
 WITH me AS (
     UPDATE worker
-       SET last_heartbeat = coalesce(%(now)s::timestamptz, now()), updated = coalesce(%(now)s::timestamptz, now())
+       SET last_heartbeat = coalesce(%(now)s::timestamptz, now()),
+           updated = coalesce(%(now)s::timestamptz, now())
      WHERE id = %(worker_id)s AND status <> 'inactive'
  RETURNING id
 ), renewed AS (
     UPDATE run
-       SET lease_expires_at = coalesce(%(now)s::timestamptz, now()) + make_interval(secs => %(lease_seconds)s)
+       SET lease_expires_at = coalesce(%(now)s::timestamptz, now())
+                              + make_interval(secs => %(lease_seconds)s)
      WHERE lease_owner IN (SELECT id FROM me) AND status = 'running'
        AND id = ANY(%(in_hand)s::bigint[])
  RETURNING run.id
@@ -62,7 +64,8 @@ SELECT EXISTS (SELECT 1 FROM me) AS active,
        coalesce(%(now)s::timestamptz, now()) AS db_now
 
 -- name: set_status
-UPDATE worker SET status = %(status)s, updated = coalesce(%(now)s::timestamptz, now()) WHERE id = %(worker_id)s
+UPDATE worker SET status = %(status)s, updated = coalesce(%(now)s::timestamptz, now())
+ WHERE id = %(worker_id)s
 
 -- name: set_capabilities
 UPDATE worker SET capabilities = %(capabilities)s, updated = now() WHERE id = %(worker_id)s
@@ -75,7 +78,8 @@ WITH me AS (
  RETURNING id
 )
 UPDATE run
-   SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, not_before = coalesce(%(now)s::timestamptz, now())
+   SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,
+       not_before = coalesce(%(now)s::timestamptz, now())
  WHERE lease_owner IN (SELECT id FROM me) AND status = 'running'
 
 -- name: sweep
@@ -92,8 +96,10 @@ WITH dead AS (
        SET status = 'inactive', updated = coalesce(%(now)s::timestamptz, now())
      WHERE w.status <> 'inactive'
        AND w.id <> %(worker_id)s
-       AND (w.last_heartbeat < coalesce(%(now)s::timestamptz, now()) - make_interval(secs => %(stale_seconds)s)
-            OR (coalesce(%(now)s::timestamptz, now()) - pg_postmaster_start_time() > make_interval(secs => %(lock_grace)s)
+       AND (w.last_heartbeat < coalesce(%(now)s::timestamptz, now())
+                               - make_interval(secs => %(stale_seconds)s)
+            OR (coalesce(%(now)s::timestamptz, now()) - pg_postmaster_start_time()
+                    > make_interval(secs => %(lock_grace)s)
                 AND NOT EXISTS (
                 SELECT 1 FROM pg_locks l
                  WHERE l.locktype = 'advisory'
@@ -116,27 +122,13 @@ WITH dead AS (
                (SELECT 'worker ' || dead.name || ' died' FROM dead WHERE dead.id = r.lease_owner),
                'lease expired')
      WHERE r.status = 'running'
-       AND (r.lease_owner IN (SELECT id FROM dead) OR r.lease_expires_at < coalesce(%(now)s::timestamptz, now()))
+       AND (r.lease_owner IN (SELECT id FROM dead)
+            OR r.lease_expires_at < coalesce(%(now)s::timestamptz, now()))
  RETURNING r.error LIKE 'recovered: worker %%' AS orphaned
 )
 SELECT ARRAY(SELECT name FROM dead) AS dead,
        (SELECT count(*) FROM recovered WHERE orphaned) AS requeued,
        (SELECT count(*) FROM recovered WHERE NOT orphaned) AS expired
-
--- name: list_workers
-SELECT w.id, w.name, w.worker_role::text, w.worker_type::text, w.host, w.status::text,
-       extract(epoch FROM now() - w.last_heartbeat)::float AS heartbeat_age,
-       (SELECT count(*) FROM run r WHERE r.lease_owner = w.id AND r.status = 'running')::int
-           AS running,
-       coalesce((w.capabilities->>'max_concurrent_runs')::int, 0) AS capacity,
-       ARRAY(SELECT jsonb_array_elements_text(coalesce(w.capabilities->'runtimes', '[]')))
-           AS runtimes,
-       w.capabilities->>'sentinel_version' AS version,
-       w.created
-  FROM worker w
- WHERE (%(role)s::text IS NULL OR w.worker_role::text = %(role)s)
-   AND (%(status)s::text IS NULL OR w.status::text = %(status)s)
- ORDER BY w.status, w.name
 
 -- name: prune
 -- Forget workers inactive for longer than the given age.

@@ -7,11 +7,11 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import psycopg
-from psycopg.rows import class_row, dict_row
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from sentinel.db import queries
-from sentinel.registration.models import Beat, Sweep, WorkerInfo, WorkerSummary
+from sentinel.registration.models import Beat, Sweep, WorkerInfo
 
 SQL = queries.beside(__file__)
 
@@ -100,10 +100,6 @@ class WorkerStore:
         ).fetchone()
         assert row is not None
         return Sweep(dead=tuple(row[0]), requeued=int(row[1]), expired=int(row[2]))
-
-    def list(self, role: str | None = None, status: str | None = None) -> list[WorkerSummary]:
-        with self.conn.cursor(row_factory=class_row(WorkerSummary)) as cur:
-            return cur.execute(SQL["list_workers"], {"role": role, "status": status}).fetchall()
 
     def prune(self, older_than_seconds: float) -> list[str]:
         rows = self.conn.execute(SQL["prune"], {"older_than": older_than_seconds}).fetchall()

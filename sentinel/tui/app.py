@@ -1,36 +1,40 @@
-"""`sentinel-tui`: the live dashboard of the fleet, its runs and findings.
+"""The live dashboard of the fleet, its runs and findings (`sentinel-tui`,
+started by `tui/cli.py`).
 
 Fetches happen in thread workers (`source` is the only module that queries)
-and post messages; handlers update the tables in place. The next refresh is
-armed with `set_timer` only when the previous one finished, so refreshes
-never overlap. A LISTEN connection on `sentinel_run` and
-`sentinel_recommendation` triggers a refresh at once.
+and post messages; handlers update the tables in place. When the next
+refresh runs is `schedule.Schedule`'s: never two at once. A LISTEN
+connection on `sentinel_run` and `sentinel_recommendation` triggers a refresh
+at once. Screens ask the app for what they need by messages (`messages.py`)
+and get the answer the same way.
+
+Over 300 lines on purpose: the app's actions and handlers are the
+dashboard's key map, read in one place; what could stand alone (the reads,
+the schedule, the screens, the tables) does.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from datetime import datetime
 from typing import Any, ClassVar
 
-import click
 import psycopg
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.timer import Timer
+from textual.message_pump import MessagePump
 from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Static
 from textual.worker import get_current_worker
 
-from sentinel.db.connect import CONNECT_TIMEOUT, database_url, mask_url
-from sentinel.errors import DatabaseUnavailable, SentinelError
-from sentinel.settings import load_settings
-from sentinel.tui import filters, messages
+from sentinel.db.connect import CONNECT_TIMEOUT, mask_url
+from sentinel.errors import DatabaseUnavailable
+from sentinel.tui import messages
+from sentinel.tui.schedule import Schedule
 from sentinel.tui.screens.confirm import ConfirmScreen
 from sentinel.tui.screens.detail import DetailScreen
 from sentinel.tui.screens.help import HelpScreen
-from sentinel.tui.source import COUNT_CAP, Source, View
+from sentinel.tui.source import Source
 from sentinel.tui.widgets.detections import DetectionsTable
 from sentinel.tui.widgets.fleet import FleetTable, Thresholds
 from sentinel.tui.widgets.recommendations import RecommendationsTable
@@ -38,10 +42,10 @@ from sentinel.tui.widgets.runs import RunsTable
 from sentinel.tui.widgets.streams import StreamsTable
 from sentinel.tui.widgets.summary import SummaryBar
 from sentinel.tui.widgets.table import LiveTable
+from sentinel.views import filters
+from sentinel.views.statements import COUNT_CAP, View
 
 CHANNELS = ("sentinel_run", "sentinel_recommendation")
-INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
-MIN_GAP = 0.3  # seconds between refreshes a burst of NOTIFYs may cause
 TABLES: dict[View, type[LiveTable]] = {
     View.FLEET: FleetTable,
     View.RUNS: RunsTable,
@@ -93,23 +97,18 @@ class SentinelApp(App[None]):
         super().__init__()
         self.url = url
         self.readonly = readonly
-        self.interval = interval
+        self.schedule = Schedule(self._start_fetch, self.set_timer, interval=interval)
         self.thresholds = thresholds or Thresholds(10.0, 30.0)
         self.source = Source(url, now=now)
         self.listen = listen
         self.label = label or mask_url(url)
         self.view = View.FLEET
-        self.paused = False
         self.filters: dict[View, filters.Filter] = {v: filters.Filter() for v in View}
         self.rows: dict[View, tuple[Any, ...]] = {}
         self.totals: dict[View, tuple[int, int]] = {}  # rows the filter lets through, cap
         self.show_empty = False  # the runs view hides empty successful runs
         self.error: str | None = None
         self.refreshes = 0  # completed refreshes, for tests and the bench
-        self._fetching = False
-        self._again = False
-        self._timer: Timer | None = None
-        self._last_done = 0.0
 
     # ---- layout -----------------------------------------------------------
 
@@ -147,15 +146,19 @@ class SentinelApp(App[None]):
 
     # ---- refresh loop -------------------------------------------------------
 
+    @property
+    def interval(self) -> float:
+        return self.schedule.interval
+
+    @property
+    def paused(self) -> bool:
+        return self.schedule.paused
+
     def request_refresh(self) -> None:
         """Refresh now, or right after the refresh in flight."""
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-        if self._fetching:
-            self._again = True
-            return
-        self._fetching = True
+        self.schedule.request()
+
+    def _start_fetch(self) -> None:
         self._fetch(self.view, self.filters[self.view], self.show_empty)
 
     @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
@@ -185,7 +188,7 @@ class SentinelApp(App[None]):
         )
         self._update_info()
         self.refreshes += 1
-        self._done(self.interval)
+        self.schedule.done()
 
     def on_refresh_failed(self, message: messages.RefreshFailed) -> None:
         self.error = message.error
@@ -193,16 +196,7 @@ class SentinelApp(App[None]):
         what = "database unreachable" if message.unreachable else "refresh failed"
         banner.update(f"{what}: {_first_line(message.error)} — retrying")
         banner.add_class("-visible")
-        self._done(min(self.interval, 2.0))
-
-    def _done(self, delay: float) -> None:
-        self._fetching = False
-        self._last_done = time.monotonic()
-        if self._again:
-            self._again = False
-            self.request_refresh()
-        elif not self.paused or self.error is not None:
-            self._timer = self.set_timer(delay, self.request_refresh)
+        self.schedule.done(failed=True)
 
     # ---- LISTEN -----------------------------------------------------------
 
@@ -234,17 +228,7 @@ class SentinelApp(App[None]):
                 backoff = min(backoff * 2, 5.0)
 
     def on_notified(self, message: messages.Notified) -> None:
-        if self.paused:
-            return
-        wait = self._last_done + MIN_GAP - time.monotonic()
-        if self._fetching:
-            self._again = True
-        elif wait > 0:
-            if self._timer is not None:
-                self._timer.stop()
-            self._timer = self.set_timer(wait, self.request_refresh)
-        else:
-            self.request_refresh()
+        self.schedule.notified()
 
     # ---- views, filter, sort ------------------------------------------------
 
@@ -346,31 +330,19 @@ class SentinelApp(App[None]):
     # ---- live controls ------------------------------------------------------
 
     def action_pause(self) -> None:
-        self.paused = not self.paused
-        if self.paused and self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-        elif not self.paused:
-            self.request_refresh()
+        self.schedule.toggle_pause()
         self.query_one(SummaryBar).show(None, paused=self.paused, interval=self.interval)
 
     def action_refresh_now(self) -> None:
         self.request_refresh()
 
     def action_slower(self) -> None:
-        self._set_interval(+1)
+        self.schedule.step(+1)
+        self.query_one(SummaryBar).show(None, paused=self.paused, interval=self.interval)
 
     def action_faster(self) -> None:
-        self._set_interval(-1)
-
-    def _set_interval(self, step: int) -> None:
-        index = min(range(len(INTERVALS)), key=lambda i: abs(INTERVALS[i] - self.interval))
-        self.interval = INTERVALS[max(0, min(len(INTERVALS) - 1, index + step))]
+        self.schedule.step(-1)
         self.query_one(SummaryBar).show(None, paused=self.paused, interval=self.interval)
-        if not self._fetching and not self.paused:
-            if self._timer is not None:
-                self._timer.stop()
-            self._timer = self.set_timer(self.interval, self.request_refresh)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -391,6 +363,18 @@ class SentinelApp(App[None]):
         if detection_id is not None:
             self.push_screen(DetailScreen(detection_id))
 
+    def on_detail_requested(self, message: messages.DetailRequested) -> None:
+        self._load_detail(message.detection_id, message.reply_to)
+
+    @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
+    def _load_detail(self, detection_id: int, reply_to: MessagePump) -> None:
+        try:
+            detail = self.source.detail(detection_id)
+        except Exception as exc:
+            reply_to.post_message(messages.DetailFailed(detection_id, str(exc)))
+        else:
+            reply_to.post_message(messages.DetailLoaded(detection_id, detail))
+
     def _explain_run(self, run: Any) -> None:
         """The whole of a run's error (the table shows its start), and why it is long."""
         lines = []
@@ -407,6 +391,9 @@ class SentinelApp(App[None]):
         if self.view != View.RECOMMENDATIONS or item is None:
             return
         self.request_review(item.id, verb)
+
+    def on_review_requested(self, message: messages.ReviewRequested) -> None:
+        self.request_review(message.recommendation_id, message.verb)
 
     def request_review(self, recommendation_id: int, verb: str) -> None:
         if self.readonly:
@@ -441,8 +428,7 @@ class SentinelApp(App[None]):
             self.notify(f"recommendation {r.id} {past}")
         else:
             self.notify(f"recommendation {r.id} was already {r.status}")
-        if isinstance(self.screen, DetailScreen):
-            self.screen.action_reload()
+        self.screen.post_message(messages.RecommendationChanged(r.id))
         self.request_refresh()
 
     def on_review_failed(self, message: messages.ReviewFailed) -> None:
@@ -454,32 +440,3 @@ class SentinelApp(App[None]):
 def _first_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[0] if lines else text
-
-
-@click.command("sentinel-tui", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--readonly", is_flag=True, help="Never write: acknowledging and dismissing are off.")
-@click.option(
-    "--refresh",
-    "refresh",
-    type=click.FloatRange(min=0.2),
-    default=2.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Seconds between refreshes.",
-)
-def main(readonly: bool, refresh: float) -> None:
-    """The live dashboard: fleet, runs, streams, recommendations, detections."""
-    try:
-        settings = load_settings()
-        from sentinel.cli.context import announce_start
-
-        url = database_url(settings, on_start=announce_start)
-        Source(url).ping()
-        from sentinel.db import errors as db_errors
-
-        db_errors.require_schema(url)  # an un-migrated database: one line, not a banner
-    except SentinelError as exc:
-        click.echo(f"sentinel-tui: error: {exc}", err=True)
-        sys.exit(1)
-    thresholds = Thresholds(settings.heartbeat_interval_seconds, settings.lease_seconds)
-    SentinelApp(url, readonly=readonly, interval=refresh, thresholds=thresholds).run()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from textual.message import Message
+from textual.message_pump import MessagePump
 
 from sentinel.findings.review import Reviewed as ReviewResult
-from sentinel.tui.source import Detail, Snapshot
+from sentinel.tui.source import Snapshot
+from sentinel.views.rows import Detail
 
 
 class Refreshed(Message):
@@ -30,18 +32,45 @@ class Notified(Message):
     reconnected and may have missed some)."""
 
 
-class DetailLoaded(Message):
+class DetailRequested(Message):
+    """A screen wants a detection's detail; the answer (DetailLoaded or
+    DetailFailed) is posted to `reply_to`."""
+
+    def __init__(self, detection_id: int, reply_to: MessagePump) -> None:
+        super().__init__()
+        self.detection_id = detection_id
+        self.reply_to = reply_to
+
+
+class DetailLoaded(Message, bubble=False):
     def __init__(self, detection_id: int, detail: Detail | None) -> None:
         super().__init__()
         self.detection_id = detection_id
         self.detail = detail
 
 
-class DetailFailed(Message):
+class DetailFailed(Message, bubble=False):
     def __init__(self, detection_id: int, error: str) -> None:
         super().__init__()
         self.detection_id = detection_id
         self.error = error
+
+
+class ReviewRequested(Message):
+    """A screen asks the app to acknowledge or dismiss (it confirms first)."""
+
+    def __init__(self, recommendation_id: int, verb: str) -> None:
+        super().__init__()
+        self.recommendation_id = recommendation_id
+        self.verb = verb
+
+
+class RecommendationChanged(Message, bubble=False):
+    """Posted to the screen on top after a review went through."""
+
+    def __init__(self, recommendation_id: int) -> None:
+        super().__init__()
+        self.recommendation_id = recommendation_id
 
 
 class Reviewed(Message):

@@ -4,13 +4,16 @@ A filter is words separated by spaces; every word must hold (AND):
 
 - `stream:GLOB`, `worker:GLOB`, `rule:GLOB` match that column. A pattern with
   `*`, `?` or `[` is a glob over the whole value, otherwise a substring.
-- `status:S`, `severity:S` match that column exactly (or as a glob).
+- `status:S`, `severity:S`, `role:S` match that column exactly (or as a glob).
 - a plain word matches any column as a substring.
 - `!` before a word (`!status:dead`) or before a pattern (`status:!dead`)
   inverts it.
 
 Matching ignores case. A qualifier a view has no column for matches no row
 (and its inverse every row).
+
+The CLI's options (`--status`, `--stream`, `--role`) are terms of the same
+filter (`where`), so a list command and the dashboard select the same rows.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-QUALIFIERS = ("stream", "status", "severity", "worker", "rule")
-EXACT = frozenset({"status", "severity"})
+QUALIFIERS = ("stream", "status", "severity", "worker", "rule", "role")
+EXACT = frozenset({"status", "severity", "role"})
 _GLOB_CHARS = frozenset("*?[")
 
 
@@ -29,6 +32,7 @@ class Term:
     field: str | None  # None: any column
     pattern: str
     negate: bool = False
+    whole: bool = False  # a pattern without glob characters is the whole value
 
     def matches(self, fields: Mapping[str, str], text: str) -> bool:
         return self._hit(fields, text) != self.negate
@@ -42,7 +46,7 @@ class Term:
         value = value.lower()
         if _GLOB_CHARS & set(self.pattern):
             return fnmatch.fnmatchcase(value, self.pattern)
-        if self.field in EXACT:
+        if self.field in EXACT or self.whole:
             return value == self.pattern
         return self.pattern in value
 
@@ -80,6 +84,14 @@ def parse(text: str) -> Filter:
     return Filter(tuple(terms), text)
 
 
+def where(**fields: str | None) -> Filter:
+    """The filter of a list command's options: each given field a term on the
+    whole value (a glob when it has `*`, `?` or `[`), e.g. `where(stream="a/1")`
+    is the stream a/1, never a/10."""
+    terms = tuple(Term(name, value.lower(), whole=True) for name, value in fields.items() if value)
+    return Filter(terms, " ".join(f"{t.field}:{t.pattern}" for t in terms))
+
+
 # ---- in the database --------------------------------------------------------
 #
 # The views filter in their queries, before the row limit, so a filter finds
@@ -95,7 +107,7 @@ def regex(term: Term) -> str:
     """The Postgres regular expression (ARE) of a text term: a glob anchored
     on the whole value, or a substring."""
     if not _GLOB_CHARS & set(term.pattern):
-        return _escape(term.pattern)
+        return f"^{_escape(term.pattern)}$" if term.whole else _escape(term.pattern)
     out, i, pattern = ["^"], 0, term.pattern
     while i < len(pattern):
         ch = pattern[i]

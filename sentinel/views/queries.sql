@@ -38,11 +38,13 @@ SELECT clock.now,
 
 -- name: workers
 -- Live workers first, then by name (the first rows of ix_worker_status_name)
--- that the filter lets through; the runs each shown worker holds are counted
--- on the partial lease index (running runs only), one probe each. An
--- inactive worker's uptime stops at its last heartbeat.
+-- that the filter lets through (all of them when the limit is NULL: `workers
+-- list`); the runs each shown worker holds are counted on the partial lease
+-- index (running runs only), one probe each. An inactive worker's uptime
+-- stops at its last heartbeat.
 WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now)
-SELECT w.id, w.name, w.worker_role::text AS role, w.worker_type::text AS type, w.host,
+SELECT w.id, w.name, w.worker_role::text AS worker_role, w.worker_type::text AS worker_type,
+       w.host,
        w.status::text AS status,
        extract(epoch FROM clock.now - w.last_heartbeat)::float8 AS heartbeat_age,
        h.n::int AS running,
@@ -53,6 +55,7 @@ SELECT w.id, w.name, w.worker_role::text AS role, w.worker_type::text AS type, w
        CASE WHEN w.status = 'inactive' THEN w.last_heartbeat ELSE clock.now END AS now
   FROM (SELECT * FROM worker w
          WHERE w.status = ANY(%(status)s::worker_status[])
+           AND w.worker_role = ANY(%(role)s::worker_role[])
            AND w.name ~* ALL(%(worker_re)s::text[]) AND NOT w.name ~* ANY(%(worker_not)s::text[])
            AND concat_ws(' ', w.name, w.worker_role, w.worker_type, w.host, w.status,
                          w.capabilities->>'runtimes', w.capabilities->>'sentinel_version')
@@ -73,6 +76,7 @@ SELECT w.id, w.name, w.worker_role::text AS role, w.worker_type::text AS type, w
 SELECT count(*)::int AS n FROM (
     SELECT 1 FROM worker w
      WHERE w.status = ANY(%(status)s::worker_status[])
+       AND w.worker_role = ANY(%(role)s::worker_role[])
        AND w.name ~* ALL(%(worker_re)s::text[]) AND NOT w.name ~* ANY(%(worker_not)s::text[])
        AND concat_ws(' ', w.name, w.worker_role, w.worker_type, w.host, w.status,
                      w.capabilities->>'runtimes', w.capabilities->>'sentinel_version')
@@ -91,6 +95,7 @@ SELECT count(*)::int AS n FROM (
 -- failed) and are cut to the rows shown before any run is read. A running
 -- run is `long` when it has run more than LONG_FACTOR times the median pass
 -- of its stream's latest succeeded runs (at least LONG_FLOOR seconds).
+-- Without active_first (`runs list`), simply the newest first.
 WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now),
 picked AS (
     SELECT id, bool_or(active) AS active
@@ -139,7 +144,7 @@ picked AS (
                 AND NOT %(nothing)s
               ORDER BY id DESC LIMIT %(limit)s)) ids
      GROUP BY id
-     ORDER BY active DESC, id DESC
+     ORDER BY (bool_or(active) AND %(active_first)s) DESC, id DESC
      LIMIT %(limit)s
 )
 SELECT r.id, s.key AS stream, r.window_start, r.status::text AS status, r.attempts,
@@ -153,6 +158,7 @@ SELECT r.id, s.key AS stream, r.window_start, r.status::text AS status, r.attemp
             THEN extract(epoch FROM r.finished_at - r.started_at)::float8 END AS duration,
        r.error, r.recovered,
        extract(epoch FROM r.not_before - clock.now)::float8 AS due_in,
+       r.created, r.started_at, r.finished_at,
        usual.median AS usual_duration,
        coalesce(r.status = 'running'
                 AND clock.now - r.started_at
@@ -174,7 +180,7 @@ SELECT r.id, s.key AS stream, r.window_start, r.status::text AS status, r.attemp
                 WHERE u.stream_id = r.stream_id AND u.status = 'succeeded'
                   AND u.id < r.id
                 ORDER BY u.id DESC LIMIT %(usual_runs)s) u) usual ON r.status = 'running'
- ORDER BY (r.status IN ('queued', 'running')) DESC, r.id DESC
+ ORDER BY (r.status IN ('queued', 'running') AND %(active_first)s) DESC, r.id DESC
  LIMIT %(limit)s
 
 -- name: runs_count
@@ -316,12 +322,45 @@ picked AS (
             ORDER BY r.created DESC LIMIT %(recent)s) x)
 )
 SELECT r.id, r.detection_id, r.severity::text AS severity, r.stream, r.rule_ref AS rule,
-       r.kind, r.text, r.status::text AS status,
+       r.kind, r.status::text AS status, r.text, r.created, r.updated,
        extract(epoch FROM clock.now - r.created)::float8 AS age,
        extract(epoch FROM clock.now - r.updated)::float8 AS updated_age
   FROM picked r
  CROSS JOIN clock
  ORDER BY (r.status = 'open') DESC, r.severity DESC, r.created DESC, r.id DESC
+
+-- name: recommendations_latest
+-- The newest recommendations first (`recommendations list`) of those the
+-- filter lets through: for each status it allows, a walk backwards on
+-- ix_recommendation_status (status, created) up to the limit, each looking
+-- up its detection by id (the rule) as it is walked; then the newest of those.
+WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now)
+SELECT r.id, r.detection_id, r.severity::text AS severity, r.stream, r.rule_ref AS rule,
+       r.kind, r.status::text AS status, r.text, r.created, r.updated,
+       extract(epoch FROM clock.now - r.created)::float8 AS age,
+       extract(epoch FROM clock.now - r.updated)::float8 AS updated_age
+  FROM unnest(%(status)s::recommendation_status[]) st(status)
+ CROSS JOIN LATERAL (
+       SELECT r.*, d.rule_ref, d.kind FROM recommendation r
+        -- OFFSET 0 keeps this a per-id index probe (never a scan of every detection)
+        CROSS JOIN LATERAL (SELECT rule_ref, kind FROM detection
+                             WHERE detection.id = r.detection_id OFFSET 0) d
+        WHERE r.status = st.status
+          AND r.severity = ANY(%(severity)s::severity[])
+          AND r.stream ~* ALL(%(stream_re)s::text[])
+          AND NOT r.stream ~* ANY(%(stream_not)s::text[])
+          AND d.rule_ref ~* ALL(%(rule_re)s::text[])
+          AND NOT d.rule_ref ~* ANY(%(rule_not)s::text[])
+          AND concat_ws(' ', r.id, r.severity, r.stream, d.rule_ref, r.status, r.text)
+              ~* ALL(%(words_re)s::text[])
+          AND NOT concat_ws(' ', r.id, r.severity, r.stream, d.rule_ref, r.status, r.text)
+              ~* ANY(%(words_not)s::text[])
+          AND NOT %(nothing)s
+        ORDER BY r.created DESC, r.id DESC
+        LIMIT %(limit)s) r
+ CROSS JOIN clock
+ ORDER BY r.created DESC, r.id DESC
+ LIMIT %(limit)s
 
 -- name: recommendations_count
 -- How many recommendations the filter lets through, up to the cap: on

@@ -68,27 +68,3 @@ class Failed:
 
 
 Outcome = Completed | LeaseLost | CursorMoved | Failed
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """A run as `runs list` and the dashboard show it."""
-
-    id: int
-    stream: str
-    window_start: datetime
-    status: str
-    attempts: int
-    max_attempts: int
-    owner: str | None
-    lease_left: float | None
-    event_count: int
-    detection_count: int
-    evidence_count: int
-    recommendation_count: int
-    duration: float | None
-    recovered: int
-    error: str | None
-    created: datetime
-    started_at: datetime | None
-    finished_at: datetime | None

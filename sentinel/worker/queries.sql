@@ -7,9 +7,10 @@
 -- this at once: (stream_id, window_start) and the one-active-run-per-stream
 -- index turn duplicates into no-ops.
 WITH tick AS (
-    SELECT CASE WHEN %(exact)s THEN coalesce(%(now)s::timestamptz, now())
-                ELSE to_timestamp(floor(extract(epoch FROM coalesce(%(now)s::timestamptz, now())) / %(interval)s) * %(interval)s)
-           END AS window_start
+    SELECT CASE WHEN %(exact)s THEN clock.now
+                ELSE to_timestamp(floor(extract(epoch FROM clock.now) / %(interval)s) * %(interval)s)
+           END AS window_start, clock.now
+      FROM (SELECT coalesce(%(now)s::timestamptz, now()) AS now) clock
 ), planned AS (
     INSERT INTO run (stream_id, window_start, max_attempts)
     SELECT s.id, tick.window_start, %(max_attempts)s
@@ -17,7 +18,7 @@ WITH tick AS (
      WHERE s.enabled
        AND (%(stream_key)s::text IS NULL OR s.key = %(stream_key)s)
        AND (s.last_pass_at IS NULL
-            OR s.next_due_at <= coalesce(%(now)s::timestamptz, now())
+            OR s.next_due_at <= tick.now
             OR EXISTS (SELECT 1 FROM event e
                         WHERE e.stream = s.key AND e.xact >= s.cursor_xid))
     ON CONFLICT DO NOTHING
@@ -58,7 +59,7 @@ WITH me AS (
     SELECT r.id
       FROM run r
      WHERE r.status = 'queued'
-       AND r.not_before <= coalesce(%(now)s::timestamptz, now())
+       AND r.not_before <= now()
        -- One boolean subquery (estimated at half the rows, not at @>'s 1 %%),
        -- so the planner walks ix_run_claim in order rather than sorting the
        -- whole backlog.
@@ -71,10 +72,10 @@ WITH me AS (
 UPDATE run r
    SET status = 'running',
        lease_owner = %(worker_id)s,
-       lease_expires_at = coalesce(%(now)s::timestamptz, now()) + make_interval(secs => %(lease_seconds)s),
+       lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
        fence = nextval('run_fence_seq'),
        attempts = r.attempts + 1,
-       started_at = coalesce(%(now)s::timestamptz, now()),
+       started_at = now(),
        finished_at = NULL
   FROM picked, stream s
  WHERE r.id = picked.id AND s.id = r.stream_id
@@ -87,7 +88,8 @@ SELECT count(*) FROM run WHERE status = 'queued'
 -- name: pass_bounds
 -- Where this pass starts, and how far it may read: only transactions below
 -- the snapshot's xmin have all finished, so no event can still appear below it.
-SELECT s.cursor_xid, s.cursor, s.last_event_at, s.replay_since, coalesce(%(now)s::timestamptz, now()) AS db_now,
+SELECT s.cursor_xid, s.cursor, s.last_event_at, s.replay_since,
+       coalesce(%(now)s::timestamptz, now()) AS db_now,
        (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint AS horizon
   FROM stream s WHERE s.id = %(stream_id)s
 
@@ -117,7 +119,8 @@ SELECT r.id FROM run r
 -- name: save_state
 INSERT INTO rule_state (stream_id, rule_ref, state, updated)
 VALUES (%(stream_id)s, %(rule_ref)s, %(state)s, coalesce(%(now)s::timestamptz, now()))
-ON CONFLICT (stream_id, rule_ref) DO UPDATE SET state = EXCLUDED.state, updated = coalesce(%(now)s::timestamptz, now())
+ON CONFLICT (stream_id, rule_ref) DO UPDATE
+   SET state = EXCLUDED.state, updated = EXCLUDED.updated
 
 -- name: complete
 -- Fenced completion of one batch in one statement: only if this worker still
@@ -134,7 +137,7 @@ WITH cursor_unmoved AS (
     UPDATE run
        SET status = CASE WHEN %(final)s THEN 'succeeded'::run_status ELSE status END,
            lease_expires_at = CASE WHEN %(final)s THEN NULL ELSE lease_expires_at END,
-           finished_at = CASE WHEN %(final)s THEN coalesce(%(now)s::timestamptz, now()) END,
+           finished_at = CASE WHEN %(final)s THEN now() END,
            first_event_id = coalesce(first_event_id, %(first_event_id)s),
            last_event_id = coalesce(%(last_event_id)s, last_event_id),
            event_count = event_count + %(event_count)s,
@@ -152,7 +155,7 @@ WITH cursor_unmoved AS (
     UPDATE stream
        SET cursor_xid = %(to_xact)s,
            cursor = greatest(cursor, %(last_event_id)s),
-           last_pass_at = coalesce(%(now)s::timestamptz, now()),
+           last_pass_at = now(),
            next_due_at = %(next_due)s,
            replay_since = CASE WHEN %(final)s THEN NULL ELSE replay_since END
      WHERE id IN (SELECT stream_id FROM done)
@@ -172,7 +175,8 @@ UPDATE run
        not_before = coalesce(%(now)s::timestamptz, now()) + make_interval(secs => %(delay)s),
        lease_owner = CASE WHEN attempts >= max_attempts OR %(permanent)s THEN lease_owner END,
        lease_expires_at = NULL,
-       finished_at = CASE WHEN attempts >= max_attempts OR %(permanent)s THEN coalesce(%(now)s::timestamptz, now()) END,
+       finished_at = CASE WHEN attempts >= max_attempts OR %(permanent)s
+                          THEN coalesce(%(now)s::timestamptz, now()) END,
        error = %(error)s
  WHERE id = %(run_id)s AND fence = %(fence)s AND lease_owner = %(worker_id)s
    AND status = 'running'
@@ -181,7 +185,8 @@ RETURNING status::text
 -- name: release
 -- Give a run back untouched (a draining worker that could not finish it).
 UPDATE run
-   SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, not_before = coalesce(%(now)s::timestamptz, now()),
+   SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,
+       not_before = coalesce(%(now)s::timestamptz, now()),
        attempts = greatest(attempts - 1, 0)
  WHERE id = %(run_id)s AND fence = %(fence)s AND lease_owner = %(worker_id)s
    AND status = 'running'
@@ -190,7 +195,8 @@ UPDATE run
 -- An operator's retry of a dead or failed run, unless its stream already has
 -- an active run (which will cover the same events).
 UPDATE run r
-   SET status = 'queued', attempts = 0, not_before = coalesce(%(now)s::timestamptz, now()), error = NULL,
+   SET status = 'queued', attempts = 0, not_before = coalesce(%(now)s::timestamptz, now()),
+       error = NULL,
        lease_owner = NULL, lease_expires_at = NULL, finished_at = NULL
  WHERE r.id = %(run_id)s AND r.status IN ('dead', 'failed')
    AND NOT EXISTS (SELECT 1 FROM run o WHERE o.stream_id = r.stream_id
@@ -224,26 +230,9 @@ RETURNING (SELECT count(*) FROM event e WHERE e.stream = s.key) AS events
 -- Retention: delete a small batch of old finished runs (the caller loops).
 DELETE FROM run WHERE id IN (
     SELECT id FROM run
-     WHERE finished_at < coalesce(%(now)s::timestamptz, now()) - make_interval(secs => %(older_than)s)
+     WHERE finished_at < coalesce(%(now)s::timestamptz, now())
+                         - make_interval(secs => %(older_than)s)
        AND status IN ('succeeded', 'failed', 'dead')
      ORDER BY finished_at
      LIMIT %(batch)s
 )
-
--- name: list_runs
-SELECT r.id, s.key AS stream, r.window_start, r.status::text AS status, r.attempts,
-       r.max_attempts, w.name AS owner,
-       extract(epoch FROM r.lease_expires_at - now())::float AS lease_left,
-       r.event_count, r.detection_count, r.evidence_count, r.recommendation_count,
-       extract(epoch FROM r.finished_at - r.started_at)::float AS duration,
-       r.recovered, r.error, r.created, r.started_at, r.finished_at
-  FROM run r
-  JOIN stream s ON s.id = r.stream_id
-  LEFT JOIN worker w ON w.id = r.lease_owner
- WHERE (%(status)s::text IS NULL
-        -- as the dashboard shows it: a queued run tried before is 'retrying'
-        OR (CASE WHEN r.status = 'queued' AND r.attempts > 0 THEN 'retrying'
-                 ELSE r.status::text END) = %(status)s)
-   AND (%(stream)s::text IS NULL OR s.key = %(stream)s)
- ORDER BY r.id DESC
- LIMIT %(limit)s

@@ -16,7 +16,7 @@ from psycopg.types.json import Jsonb
 
 from sentinel.db import queries
 from sentinel.rules.model import Event
-from sentinel.worker.models import Claim, Counts, RunSummary
+from sentinel.worker.models import Claim, Counts
 
 SQL = queries.beside(__file__)
 
@@ -231,15 +231,6 @@ class RunStore:
             {"now": self.now, "older_than": older_than_seconds, "batch": batch},
         )
         return cur.rowcount
-
-    def list(
-        self, status: str | None = None, stream: str | None = None, limit: int = 100
-    ) -> list[RunSummary]:
-        with self.conn.cursor(row_factory=class_row(RunSummary)) as cur:
-            return cur.execute(
-                SQL["list_runs"],
-                {"status": status, "stream": stream, "limit": limit},
-            ).fetchall()
 
     def notify(self) -> None:
         self.conn.execute("SELECT pg_notify(%s, '')", [RUN_CHANNEL])

@@ -230,7 +230,7 @@ def _run_command(
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SENTINEL_")}
     environment.update(env)
     return subprocess.run(  # if it started, the dashboard would wait for keys until the timeout
-        [sys.executable, "-c", "from sentinel.tui.app import main; main()", *args[1:]],
+        [sys.executable, "-c", "from sentinel.tui.cli import main; main()", *args[1:]],
         env=environment,
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -415,7 +415,7 @@ def _seed_runs(db_url: str) -> None:
 
 
 def test_runs_list_accepts_every_status_the_dashboard_shows(db_url: str) -> None:
-    from sentinel.tui.source import run_status
+    from sentinel.views.rows import run_status
 
     _seed_runs(db_url)
     env = {"SENTINEL_DATABASE_URL": db_url}

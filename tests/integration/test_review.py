@@ -87,8 +87,3 @@ def test_cli_lists_filters_and_reviews(
     out = runner.invoke(cli, ["recommendations", "dismiss", "424242"])
     assert out.exit_code == 1
     assert "no recommendation with id 424242" in out.output
-
-
-def test_glob_to_like_escapes_like_wildcards() -> None:
-    assert review.glob_to_like("plant_a/*/100%") == "plant\\_a/%/100\\%"
-    assert review.glob_to_like("ci/?") == "ci/_"

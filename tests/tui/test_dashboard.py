@@ -10,10 +10,10 @@ from textual.pilot import Pilot
 from sentinel.db import migrate
 from sentinel.tui.screens.confirm import ConfirmScreen
 from sentinel.tui.screens.detail import DetailScreen
-from sentinel.tui.source import View
 from sentinel.tui.widgets import tones
 from sentinel.tui.widgets.chart import Chart
 from sentinel.tui.widgets.fleet import FleetTable
+from sentinel.views.statements import View
 from tests import pg
 from tests.tui import seed as seeding
 from tests.tui.conftest import drive, make_app, refreshed, texts, until

@@ -11,9 +11,9 @@ import psycopg
 import pytest
 from textual.pilot import Pilot
 
-from sentinel.tui import filters
-from sentinel.tui.source import SQL, View, statements
 from sentinel.tui.widgets.summary import SummaryBar
+from sentinel.views import filters
+from sentinel.views.statements import SQL, View, statements
 from tests.tui import seed as seeding
 from tests.tui.conftest import drive, make_app, until
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sentinel.tui import filters
-from sentinel.tui.source import Point
 from sentinel.tui.widgets.chart import Line, plot
+from sentinel.views import filters
+from sentinel.views.rows import Point
 
 ROW = {"stream": "plant-a/line-1/press-1", "status": "running", "worker": "w-alpha"}
 

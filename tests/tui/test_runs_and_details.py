@@ -9,7 +9,7 @@ import psycopg
 from textual.pilot import Pilot
 
 from sentinel.tui.screens.detail import DetailScreen
-from sentinel.tui.source import View
+from sentinel.views.statements import View
 from tests.tui import seed as seeding
 from tests.tui.conftest import drive, laid_out, make_app, texts, until
 

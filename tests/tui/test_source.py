@@ -12,8 +12,8 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from sentinel.tui import filters
-from sentinel.tui.source import SQL, View, filter_params
+from sentinel.views import filters
+from sentinel.views.statements import SQL, View, filter_params
 
 NOW = datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
 FAR = 2**40
@@ -181,6 +181,7 @@ def test_runs_are_the_active_ones_then_the_latest(
             long_factor=5.0,
             long_floor=60.0,
             usual_runs=20,
+            active_first=True,
             **_where(View.RUNS, show_empty=True),
         )
     ]
@@ -237,7 +238,8 @@ def test_recommendations_open_then_latest_reviewed(
         seeded_conn,
         """
         SELECT r.id, r.detection_id, r.severity::text AS severity, d.stream,
-               d.rule_ref AS rule, d.kind, r.text, r.status::text AS status,
+               d.rule_ref AS rule, d.kind, r.status::text AS status, r.text,
+               r.created, r.updated,
                extract(epoch FROM %(now)s - r.created)::float8 AS age,
                extract(epoch FROM %(now)s - r.updated)::float8 AS updated_age
           FROM (SELECT *, row_number() OVER (

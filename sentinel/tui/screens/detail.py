@@ -1,12 +1,15 @@
-"""A detection with its evidence and a chart of the triggering window."""
+"""A detection with its evidence and a chart of the triggering window.
+
+It asks the app for the detection and for reviews by messages
+(`DetailRequested`, `ReviewRequested`) and reloads on
+`RecommendationChanged`; it knows nothing of the app."""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -14,13 +17,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from sentinel import format as fmt
+from sentinel.rules import evidence as kinds
 from sentinel.tui import messages
-from sentinel.tui.source import Detail
 from sentinel.tui.widgets import tones
 from sentinel.tui.widgets.chart import Chart
-
-if TYPE_CHECKING:
-    from sentinel.tui.app import SentinelApp
+from sentinel.views.evidence import charted
+from sentinel.views.rows import Detail
 
 
 class DetailText(Static):
@@ -40,10 +42,6 @@ class DetailScreen(Screen[None]):
         self.detection_id = detection_id
         self.detail: Detail | None = None
 
-    @property
-    def dashboard(self) -> SentinelApp:
-        return self.app  # type: ignore[return-value]
-
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail"):
             yield DetailText("loading…", id="detail-head")
@@ -60,18 +58,15 @@ class DetailScreen(Screen[None]):
         self.dismiss()
 
     def action_reload(self) -> None:
-        self._load()
+        self.post_message(messages.DetailRequested(self.detection_id, reply_to=self))
 
-    @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
-    def _load(self) -> None:
-        try:
-            detail = self.dashboard.source.detail(self.detection_id)
-        except Exception as exc:
-            self.post_message(messages.DetailFailed(self.detection_id, str(exc)))
-            return
-        self.post_message(messages.DetailLoaded(self.detection_id, detail))
+    def on_recommendation_changed(self, message: messages.RecommendationChanged) -> None:
+        if self.detail is not None and self.detail.recommendation_id == message.recommendation_id:
+            self.action_reload()
 
     def on_detail_loaded(self, message: messages.DetailLoaded) -> None:
+        if message.detection_id != self.detection_id:
+            return
         head = self.query_one("#detail-head", DetailText)
         if message.detail is None:
             head.update(f"detection {message.detection_id} no longer exists")
@@ -93,7 +88,7 @@ class DetailScreen(Screen[None]):
         if self.detail is None or self.detail.recommendation_id is None:
             self.notify("this detection has no recommendation", severity="warning")
             return
-        self.dashboard.request_review(self.detail.recommendation_id, verb)
+        self.post_message(messages.ReviewRequested(self.detail.recommendation_id, verb))
 
     # ---- text -------------------------------------------------------------
 
@@ -145,7 +140,7 @@ class DetailScreen(Screen[None]):
                 event = f"  event {p.event_id}" if p.event_id is not None else ""
                 t.append(f"  {p.occurred_at or '-'}  {p.value:g}{z}{event}\n", s("bad"))
         for e in d.evidence:  # trigger events without a value to chart: their payload
-            if e.kind in ("trigger", "point") and not _charted(e.data):
+            if kinds.shown(e.kind) is kinds.Shown.TRIGGERING and not charted(e):
                 event_id = e.event_id
                 if event_id is None and isinstance(e.data, dict):
                     event_id = e.data.get("event_id")
@@ -159,29 +154,12 @@ class DetailScreen(Screen[None]):
             t.append("rule as it was\n", s("accent"))
             for key, value in d.rule_as_was.items():
                 t.append(f"  {key}: {_compact(value)}\n")
-        others = [
-            e
-            for e in d.evidence
-            if e.kind not in ("baseline", "window", "rule", "trigger", "point", "series")
-        ]
-        for e in others:
+        for e in (e for e in d.evidence if kinds.shown(e.kind) is kinds.Shown.DATA):
             t.append(f"{e.kind}  ", s("accent"))
             t.append(_compact(e.data) + "\n")
         if not d.evidence:
             t.append("no evidence recorded", s("muted"))
         return t
-
-
-def _charted(data: Any) -> bool:
-    """Whether a trigger's data holds a value the chart draws."""
-    raw = data.get("points", data) if isinstance(data, dict) else data
-    items = raw if isinstance(raw, list) else [raw]
-    return any(
-        isinstance(i, dict)
-        and isinstance(i.get("value"), int | float)
-        and not isinstance(i.get("value"), bool)
-        for i in items
-    )
 
 
 def _num(value: Any) -> str:

@@ -8,7 +8,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
-from sentinel.tui import source
+from sentinel.views import statements
 
 HELP = f"""\
 # Sentinel dashboard
@@ -29,15 +29,15 @@ HELP = f"""\
 | `escape` | back |
 | `q` | quit (on this or the detail screen: back) |
 
-**Filter**: `stream:GLOB` `worker:GLOB` `rule:GLOB` `status:S` `severity:S`,
+**Filter**: `stream:GLOB` `worker:GLOB` `rule:GLOB` `status:S` `severity:S` `role:R`,
 plain words match any column, `!` inverts (`!status:succeeded`).
 
 **Heartbeat**: green under two heartbeat intervals, yellow up to the lease,
 red beyond, grey for inactive workers. **Runs**: retrying = queued after a
 failure; `↺n` = requeued n times from a dead worker or an expired lease.
 **Streams**: *silent* when the newest event is older than
-{source.SILENCE_SECONDS / 60:g} minutes; *replaying* while a replay re-reads it;
-a lag of `{source.LAG_CAP}+` means at least that many events wait.
+{statements.SILENCE_SECONDS / 60:g} minutes; *replaying* while a replay re-reads it;
+a lag of `{statements.LAG_CAP}+` means at least that many events wait.
 """
 
 

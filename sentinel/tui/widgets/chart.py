@@ -11,8 +11,8 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.widgets import Static
 
-from sentinel.tui.source import Detail, Point
 from sentinel.tui.widgets import tones
+from sentinel.views.rows import Detail, Point
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 LINE = "─"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from textual.binding import Binding
 
 from sentinel import format as fmt
-from sentinel.tui.source import DetectionRow
 from sentinel.tui.widgets import tones
 from sentinel.tui.widgets.recommendations import SEVERITY_RANK
 from sentinel.tui.widgets.table import Column, LiveTable, Shown
+from sentinel.views.rows import DetectionRow
 
 SUMMARY_WIDTH = 28  # so a row fits 120 columns; enter shows the whole summary
 

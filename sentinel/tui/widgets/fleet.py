@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sentinel import format as fmt
-from sentinel.tui.source import WorkerRow
 from sentinel.tui.widgets import tones
 from sentinel.tui.widgets.table import Column, LiveTable, Shown
+from sentinel.views.rows import WorkerRow
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,8 @@ class FleetTable(LiveTable):
             key=str(w.id),
             cells=(
                 (w.name, None, w.name),
-                (w.role, None, w.role),
-                (w.type, None, w.type),
+                (w.worker_role, None, w.worker_role),
+                (w.worker_type, None, w.worker_type),
                 (w.host or "-", None, w.host or ""),
                 (w.status, tones.WORKER_STATUS_TONE.get(w.status), w.status),
                 (
@@ -65,5 +65,5 @@ class FleetTable(LiveTable):
                 (w.version or "-", None, w.version or ""),
                 (fmt.age(w.uptime), None, w.uptime),
             ),
-            fields={"worker": w.name, "status": w.status},
+            fields={"worker": w.name, "status": w.status, "role": w.worker_role},
         )

@@ -6,9 +6,9 @@ from __future__ import annotations
 from textual.binding import Binding
 
 from sentinel import format as fmt
-from sentinel.tui.source import RecommendationRow
 from sentinel.tui.widgets import tones
 from sentinel.tui.widgets.table import Column, LiveTable, Shown
+from sentinel.views.rows import RecommendationRow
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 TEXT_WIDTH = 45  # so a row fits 120 columns; enter shows the whole text

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from sentinel import format as fmt
-from sentinel.tui.source import RunRow
 from sentinel.tui.widgets import tones
 from sentinel.tui.widgets.table import Column, LiveTable, Shown
+from sentinel.views.rows import RunRow
 
 RECOVERED = "↺"
 ERROR_WIDTH = 14  # the error's first characters, so the table fits 120 columns; enter: all of it

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from sentinel import format as fmt
-from sentinel.tui import source
-from sentinel.tui.source import StreamRow
 from sentinel.tui.widgets.table import Column, LiveTable, Shown
+from sentinel.views import statements
+from sentinel.views.rows import StreamRow
 
 
 class StreamsTable(LiveTable):
@@ -27,7 +27,7 @@ class StreamsTable(LiveTable):
             state, tone = "silent", "warn"
         else:
             state, tone = "live", "ok"
-        lag = fmt.capped(s.lag, source.LAG_CAP) if s.lag_capped else str(s.lag)
+        lag = fmt.capped(s.lag, statements.LAG_CAP) if s.lag_capped else str(s.lag)
         return Shown(
             key=str(s.id),
             cells=(

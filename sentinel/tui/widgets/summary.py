@@ -9,8 +9,8 @@ from rich.text import Text
 from textual.widgets import Static
 
 from sentinel import format as fmt
-from sentinel.tui.source import Summary
 from sentinel.tui.widgets import tones
+from sentinel.views.rows import Summary
 
 
 class SummaryBar(Static):

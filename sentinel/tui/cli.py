@@ -1,0 +1,42 @@
+"""`sentinel-tui`: settings, the database check, then the dashboard."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+@click.command("sentinel-tui", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--readonly", is_flag=True, help="Never write: acknowledging and dismissing are off.")
+@click.option(
+    "--refresh",
+    "refresh",
+    type=click.FloatRange(min=0.2),
+    default=2.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds between refreshes.",
+)
+def main(readonly: bool, refresh: float) -> None:
+    """The live dashboard: fleet, runs, streams, recommendations, detections."""
+    from sentinel.cli.context import announce_start
+    from sentinel.db import errors as db_errors
+    from sentinel.db.connect import database_url
+    from sentinel.errors import SentinelError
+    from sentinel.settings import load_settings
+    from sentinel.tui.source import Source
+
+    try:
+        settings = load_settings()
+        url = database_url(settings, on_start=announce_start)
+        Source(url).ping()
+        db_errors.require_schema(url)  # an un-migrated database: one line, not a banner
+    except SentinelError as exc:
+        click.echo(f"sentinel-tui: error: {exc}", err=True)
+        sys.exit(1)
+    from sentinel.tui.app import SentinelApp
+    from sentinel.tui.widgets.fleet import Thresholds
+
+    thresholds = Thresholds(settings.heartbeat_interval_seconds, settings.lease_seconds)
+    SentinelApp(url, readonly=readonly, interval=refresh, thresholds=thresholds).run()

@@ -1,0 +1,195 @@
+"""`Views(conn)`: every read a person makes, one typed method each.
+
+The CLI's lists, the dashboard and the HTTP API to come read through it, so
+they show the same rows (`rows.py`) selected by the same filters. It runs on
+a connection the caller owns and opens no transaction: the dashboard reads a
+whole snapshot in one read-only transaction (one `now()`), a list command in
+its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from sentinel.views import filters, rows, statements
+from sentinel.views.evidence import interpret
+from sentinel.views.statements import SQL, View
+
+NO_FILTER = filters.Filter()
+
+
+class Views:
+    def __init__(self, conn: psycopg.Connection[Any], *, now: datetime | None = None) -> None:
+        self.conn = conn
+        self.now = now  # None: the database's clock
+
+    def _all(self, statement: statements.Statement) -> list[dict[str, Any]]:
+        name, params = statement
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(SQL[name], {"now": self.now, **params})
+            return cur.fetchall()
+
+    # ---- the header -------------------------------------------------------
+
+    def summary(self) -> rows.Summary:
+        [row] = self._all(statements.SUMMARY)
+        return rows.Summary(
+            now=row["now"],
+            workers=dict(row["workers"]),
+            queued=row["queued"],
+            retrying=row["retrying"],
+            running=row["running"],
+            dead=row["dead"],
+            open_recommendations=dict(row["open_recommendations"]),
+            events_last_minute=row["events_last_minute"],
+            count_cap=statements.COUNT_CAP,
+        )
+
+    # ---- the lists ----------------------------------------------------------
+
+    def workers(
+        self, flt: filters.Filter = NO_FILTER, *, limit: int | None = statements.ROW_LIMIT
+    ) -> tuple[rows.WorkerRow, ...]:
+        """Live workers first, then by name; `limit` None for every one."""
+        return _workers(self._all(statements.rows(View.FLEET, flt, limit=limit)))
+
+    def runs(
+        self,
+        flt: filters.Filter = NO_FILTER,
+        *,
+        limit: int = statements.ROW_LIMIT,
+        show_empty: bool = False,
+        active_first: bool = True,
+    ) -> tuple[rows.RunRow, ...]:
+        """Queued and running runs first (unless not `active_first`), then the
+        newest; empty successful runs only with `show_empty`."""
+        statement = statements.rows(
+            View.RUNS, flt, limit=limit, show_empty=show_empty, active_first=active_first
+        )
+        return _runs(self._all(statement))
+
+    def streams(
+        self, flt: filters.Filter = NO_FILTER, *, limit: int = statements.ROW_LIMIT
+    ) -> tuple[rows.StreamRow, ...]:
+        return _streams(self._all(statements.rows(View.STREAMS, flt, limit=limit)))
+
+    def recommendations(
+        self, flt: filters.Filter = NO_FILTER, *, limit: int = statements.ROW_LIMIT
+    ) -> tuple[rows.RecommendationRow, ...]:
+        """Open ones, the most severe first, then the latest reviewed ones
+        (statements.RECENT_REVIEWED of each status): what to look at."""
+        found = self._all(statements.rows(View.RECOMMENDATIONS, flt, limit=limit))
+        return tuple(rows.RecommendationRow(**row) for row in found)
+
+    def latest_recommendations(
+        self, flt: filters.Filter = NO_FILTER, *, limit: int = 500
+    ) -> tuple[rows.RecommendationRow, ...]:
+        """The newest first, whatever their status."""
+        params = statements.filter_params(View.RECOMMENDATIONS, flt)
+        found = self._all(("recommendations_latest", {**params, "limit": limit}))
+        return tuple(rows.RecommendationRow(**row) for row in found)
+
+    def detections(
+        self, flt: filters.Filter = NO_FILTER, *, limit: int = statements.ROW_LIMIT
+    ) -> tuple[rows.DetectionRow, ...]:
+        found = self._all(statements.rows(View.DETECTIONS, flt, limit=limit))
+        return tuple(rows.DetectionRow(**row) for row in found)
+
+    def count(
+        self, view: View, flt: filters.Filter = NO_FILTER, *, show_empty: bool = False
+    ) -> int:
+        """How many rows of the view the filter lets through, up to COUNT_CAP."""
+        [row] = self._all(statements.count(view, flt, show_empty=show_empty))
+        return int(row["n"])
+
+    def page(
+        self, view: View, flt: filters.Filter = NO_FILTER, *, show_empty: bool = False
+    ) -> rows.Page:
+        """A dashboard view: its first ROW_LIMIT rows and how many match."""
+        reads = {
+            View.FLEET: lambda: self.workers(flt),
+            View.RUNS: lambda: self.runs(flt, show_empty=show_empty),
+            View.STREAMS: lambda: self.streams(flt),
+            View.RECOMMENDATIONS: lambda: self.recommendations(flt),
+            View.DETECTIONS: lambda: self.detections(flt),
+        }
+        found = reads[view]()
+        total = self.count(view, flt, show_empty=show_empty)
+        return rows.Page(rows=found, total=total, cap=statements.COUNT_CAP)
+
+    # ---- one detection ------------------------------------------------------
+
+    def detail(self, detection_id: int) -> rows.Detail | None:
+        """A detection with its recommendation and evidence; None if gone."""
+        head = self._all(("detection", {"detection_id": detection_id}))
+        if not head:
+            return None
+        found = self._all(
+            ("evidence", {"detection_id": detection_id, "limit": statements.EVIDENCE_LIMIT})
+        )
+        evidence = tuple(rows.Evidence(**row) for row in found)
+        return rows.Detail(**head[0], evidence=evidence, **interpret(evidence))
+
+
+# ---- row builders -----------------------------------------------------------
+
+
+def _workers(found: Sequence[dict[str, Any]]) -> tuple[rows.WorkerRow, ...]:
+    out = []
+    for row in found:
+        runtimes, capacity, version = row["runtimes"], row["capacity"], row["version"]
+        started = _timestamp(row["started_at"]) or row["created"]
+        out.append(
+            rows.WorkerRow(
+                id=row["id"],
+                name=row["name"],
+                worker_role=row["worker_role"],
+                worker_type=row["worker_type"],
+                host=row["host"],
+                status=row["status"],
+                heartbeat_age=row["heartbeat_age"],
+                running=row["running"],
+                capacity=int(capacity) if capacity and capacity.isdigit() else None,
+                runtimes=tuple(str(r) for r in runtimes) if isinstance(runtimes, list) else (),
+                version=str(version) if version is not None else None,
+                created=row["created"],
+                uptime=(row["now"] - started).total_seconds() if started else None,
+            )
+        )
+    return tuple(out)
+
+
+def _timestamp(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else None
+
+
+def _runs(found: Sequence[dict[str, Any]]) -> tuple[rows.RunRow, ...]:
+    return tuple(
+        rows.RunRow(**{**row, "status": rows.run_status(row["status"], row["attempts"])})
+        for row in found
+    )
+
+
+def _streams(found: Sequence[dict[str, Any]]) -> tuple[rows.StreamRow, ...]:
+    out = []
+    for row in found:
+        age = row["last_event_age"]
+        out.append(
+            rows.StreamRow(
+                **row,
+                lag_capped=row["lag"] >= statements.LAG_CAP,
+                silent=row["enabled"] and (age is None or age > statements.SILENCE_SECONDS),
+            )
+        )
+    return tuple(out)

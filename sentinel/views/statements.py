@@ -1,0 +1,137 @@
+"""The read model's named queries (queries.sql) and the parameters each takes.
+
+Every query is bounded (LIMITs, capped counts, index probes), so a read
+costs what it returns, not the size of the history; every age is computed
+against `coalesce(%(now)s, now())`, so production uses the database clock and
+tests pin it. Filters are parameters (`filters.params`), applied in the
+query before its row limit.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from sentinel.db import queries
+from sentinel.views import filters
+
+SQL = queries.beside(__file__)
+
+ROW_LIMIT = 200  # rows a dashboard view fetches (a screen shows a few dozen)
+RECENT_REVIEWED = 100  # acknowledged / dismissed recommendations shown, each
+COUNT_CAP = 10_000  # dead runs, open recommendations, events in the last minute, totals
+LAG_CAP = 1_000  # per stream: a lag at the cap is shown as "1000+"
+EVIDENCE_LIMIT = 200
+SILENCE_SECONDS = 300.0  # a stream whose newest event is older than this is "silent"
+LONG_FACTOR = 5.0  # a running run is "long" past this many times its stream's usual pass
+LONG_FLOOR = 60.0  # … and never before this many seconds
+USUAL_RUNS = 20  # the usual pass: the median of this many latest succeeded runs
+
+# As in sentinel.db.schema (a test checks), without importing SQLAlchemy into
+# every list command.
+WORKER_STATUSES = ("active", "draining", "inactive")
+WORKER_ROLES = ("sentinel", "scheduler", "hybrid")
+RUN_STATUSES = ("queued", "running", "succeeded", "failed", "dead")
+RECOMMENDATION_STATUSES = ("open", "acknowledged", "dismissed")
+SEVERITIES = ("info", "warning", "critical")
+# What people read: a queued run that failed before is `retrying`.
+SHOWN_RUN_STATUSES = ("queued", "retrying", "running", "succeeded", "failed", "dead")
+STREAM_STATES = ("live", "silent", "replaying", "disabled")
+
+
+class View(StrEnum):
+    FLEET = "fleet"
+    RUNS = "runs"
+    STREAMS = "streams"
+    RECOMMENDATIONS = "recommendations"
+    DETECTIONS = "detections"
+
+
+# Each view's qualifiers: closed ones (their values) and free-text ones.
+QUALIFIERS: dict[View, tuple[dict[str, tuple[str, ...]], tuple[str, ...]]] = {
+    View.FLEET: ({"status": WORKER_STATUSES, "role": WORKER_ROLES}, ("worker",)),
+    View.RUNS: ({"status": SHOWN_RUN_STATUSES}, ("stream", "worker")),
+    View.STREAMS: ({"status": STREAM_STATES}, ("stream",)),
+    View.RECOMMENDATIONS: (
+        {"status": RECOMMENDATION_STATUSES, "severity": SEVERITIES},
+        ("stream", "rule"),
+    ),
+    View.DETECTIONS: (
+        {"status": (*RECOMMENDATION_STATUSES, "-"), "severity": SEVERITIES},
+        ("stream", "rule"),
+    ),
+}
+
+# The query of each view's rows, and its parameters besides the filter's.
+ROWS: dict[View, tuple[str, dict[str, Any]]] = {
+    View.FLEET: ("workers", {}),
+    View.RUNS: (
+        "runs",
+        {"long_factor": LONG_FACTOR, "long_floor": LONG_FLOOR, "usual_runs": USUAL_RUNS},
+    ),
+    View.STREAMS: ("streams", {"lag_cap": LAG_CAP}),
+    View.RECOMMENDATIONS: ("recommendations", {"recent": RECENT_REVIEWED}),
+    View.DETECTIONS: ("detections", {}),
+}
+
+Statement = tuple[str, dict[str, Any]]
+
+SUMMARY: Statement = ("summary", {"cap": COUNT_CAP})
+
+
+def filter_params(view: View, flt: filters.Filter, *, show_empty: bool = False) -> dict[str, Any]:
+    """The filter as the view's query parameters (see `filters.params`)."""
+    closed, text = QUALIFIERS[view]
+    params: dict[str, Any] = filters.params(flt, closed, text)
+    if view == View.RUNS:  # retrying is a queued run that failed before
+        shown = params.pop("status")
+        params["run_status"] = [s for s in RUN_STATUSES if s in shown] + (
+            ["queued"] if "retrying" in shown and "queued" not in shown else []
+        )
+        params["retrying"] = [False] * ("queued" in shown) + [True] * ("retrying" in shown)
+        params["show_empty"] = show_empty
+        params["filtered"] = any(params[k] for k in params if k.endswith(("_re", "_not")))
+    if view == View.STREAMS:
+        params["silence"] = SILENCE_SECONDS
+    return params
+
+
+def rows(
+    view: View,
+    flt: filters.Filter = filters.Filter(),
+    *,
+    limit: int | None = ROW_LIMIT,
+    show_empty: bool = False,
+    active_first: bool = True,
+) -> Statement:
+    """The query of a view's rows: `limit` None for all of them (the CLI's
+    `workers list`); runs `active_first` (the dashboard) or newest first."""
+    name, params = ROWS[view]
+    extra: dict[str, Any] = {"active_first": active_first} if view == View.RUNS else {}
+    return name, {
+        **params,
+        **extra,
+        **filter_params(view, flt, show_empty=show_empty),
+        "limit": limit,
+    }
+
+
+def count(
+    view: View, flt: filters.Filter = filters.Filter(), *, show_empty: bool = False
+) -> Statement:
+    """How many rows the view's filter lets through, counted up to COUNT_CAP."""
+    name, _ = ROWS[view]
+    return f"{name}_count", {**filter_params(view, flt, show_empty=show_empty), "cap": COUNT_CAP}
+
+
+def statements(
+    view: View, flt: filters.Filter = filters.Filter(), *, show_empty: bool = False
+) -> list[Statement]:
+    """The named queries, with their parameters, that one dashboard snapshot
+    of a view runs (the bench and the EXPLAIN tests run them): the header,
+    the rows, how many match."""
+    return [
+        SUMMARY,
+        rows(view, flt, show_empty=show_empty),
+        count(view, flt, show_empty=show_empty),
+    ]
