@@ -70,8 +70,7 @@ class RunStore:
             return []
         with self.conn.cursor(row_factory=class_row(Claim)) as cur:
             return cur.execute(
-                claim_statement(limit),
-                {"now": self.now, "worker_id": worker_id, "lease_seconds": lease_seconds},
+                claim_statement(limit), {"worker_id": worker_id, "lease_seconds": lease_seconds}
             ).fetchall()
 
     def queue_depth(self) -> int:
@@ -154,7 +153,6 @@ class RunStore:
         row = self.conn.execute(
             SQL["complete"],
             {
-                "now": self.now,
                 "run_id": claim.id,
                 "fence": claim.fence,
                 "worker_id": worker_id,

@@ -250,20 +250,17 @@ def test_claim_uses_the_claim_index(conn: psycopg.Connection) -> None:
 
     claim = claim_statement(4).as_string(conn)
     plan = conn.execute(
-        "EXPLAIN (FORMAT JSON) " + claim, {"now": None, "worker_id": me, "lease_seconds": 30}
+        "EXPLAIN (FORMAT JSON) " + claim, {"worker_id": me, "lease_seconds": 30}
     ).fetchone()
     assert plan is not None
     assert "ix_run_claim" in str(plan[0])
     # A worker's connection soon settles on the generic plan: it must too.
     prepared = (
-        claim.replace("%(worker_id)s", "$1")
-        .replace("%(lease_seconds)s", "$2")
-        .replace("%(now)s", "$3")
-        .replace("%%", "%")
+        claim.replace("%(worker_id)s", "$1").replace("%(lease_seconds)s", "$2").replace("%%", "%")
     )
-    conn.execute(f"PREPARE claim_test(bigint, float8, timestamptz) AS {prepared}")
+    conn.execute(f"PREPARE claim_test(bigint, float8) AS {prepared}")
     conn.execute("SET plan_cache_mode = force_generic_plan")
-    generic = conn.execute(f"EXPLAIN (FORMAT JSON) EXECUTE claim_test({me}, 30, NULL)").fetchone()
+    generic = conn.execute(f"EXPLAIN (FORMAT JSON) EXECUTE claim_test({me}, 30)").fetchone()
     assert generic is not None
     assert "ix_run_claim" in str(generic[0])
     assert "$1" in str(generic[0])  # generic indeed: the worker id is still a parameter

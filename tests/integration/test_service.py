@@ -37,6 +37,9 @@ class _ReplayMidPass:
     def engine(self) -> _ReplayMidPass:
         return self
 
+    def __getattr__(self, name: str) -> Any:  # the rest of the real engine
+        return getattr(self.rules.engine(), name)
+
     def run(self, *args: Any, **kwargs: Any) -> Any:
         result = Engine.run(self.rules.engine(), *args, **kwargs)
         if self.replays == 0:
