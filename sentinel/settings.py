@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(2.0, gt=0)
     retry_max_seconds: float = Field(300.0, gt=0)
     batch_events: int = Field(50_000, ge=1)
+    # The most one rule may take of one pass (engine.DEFAULT_RULE_BUDGET_SECONDS).
+    rule_budget_seconds: float = Field(5.0, gt=0)
     drain_grace_seconds: float = Field(20.0, ge=0)
     run_retention_days: float = Field(7.0, gt=0)
     log_format: Literal["json", "text"] | None = None  # default: text on a terminal

@@ -37,8 +37,13 @@ def _validated(path: Path, *, failing: str = "") -> RulePack:
 @rules.command("check")
 @click.argument("path", type=_PATH)
 def check(path: Path) -> None:
-    """Validate a rule pack (file or folder): every error, with file, rule and reason."""
+    """Validate a rule pack (file or folder): every error, with file, rule and reason;
+    warnings (patterns that cannot run in linear time) do not fail it."""
+    from sentinel.rules import pack as packs
+
     pack = _validated(path)
+    for warning in packs.warnings(pack):
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"{path}: {len(pack.rules)} rules OK (digest {pack.digest[:12]})")
 
 

@@ -3,16 +3,25 @@
 `evaluate` is the reference. `compile_condition` builds a closure tree once
 (paths pre-split, regexes compiled, `in` lists frozen) and must agree with it;
 the property tests in tests/unit/test_conditions.py hold the two together.
+
+`matches` runs through sentinel.rules.patterns: re.search's answer, in linear
+time where RE2 can say the pattern, else time-bounded. A bounded search that
+runs out of time raises PatternTimeout from `evaluate`; in a compiled
+condition it is recorded in `timeouts` when the engine has set it (the event
+becomes a Problem and counts as not matching), and raised otherwise.
 """
 
 from __future__ import annotations
 
+import contextvars
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from sentinel.errors import SentinelError
+from sentinel.rules import patterns
+from sentinel.rules.patterns import PatternTimeout
 
 OPERATORS: Final = frozenset(
     {
@@ -50,6 +59,12 @@ MISSING: Final = _Missing()
 
 Getter = Callable[[Any], Any]
 Predicate = Callable[[Any], bool]
+
+# Set by the engine around a rule: (payload, reason) of each search that ran
+# out of time, so that the event can be reported and passed.
+timeouts: contextvars.ContextVar[list[tuple[Any, str]] | None] = contextvars.ContextVar(
+    "sentinel_condition_timeouts", default=None
+)
 
 
 # -- paths ------------------------------------------------------------------
@@ -270,7 +285,7 @@ def _apply(operator: str, actual: Any, value: Any) -> bool:
     if operator == "less_than":
         return _compare(actual, value, greater=False)
     if operator == "matches":
-        return isinstance(actual, str) and re.search(value, actual) is not None
+        return isinstance(actual, str) and patterns.compile_pattern(value).search(actual)
     raise ConditionError(f"unknown operator {operator!r}")  # unreachable after check()
 
 
@@ -293,6 +308,8 @@ def _compile(node: Mapping[str, Any]) -> Predicate:
             return lambda payload: all(child(payload) for child in children)
         return lambda payload: any(child(payload) for child in children)
     get = compile_path(node["field"])
+    if node["operator"] == "matches":
+        return _compile_matches(get, node["value"])
     test = _compile_operator(node["operator"], node["value"])
     when_missing = node["operator"] in _TRUE_WHEN_MISSING
 
@@ -334,10 +351,29 @@ def _compile_operator(operator: str, value: Any) -> Predicate:
         if operator == "greater_than":
             return lambda actual: is_number(actual) and bool(actual > value)
         return lambda actual: is_number(actual) and bool(actual < value)
-    if operator == "matches":
-        search = re.compile(value).search
-        return lambda actual: isinstance(actual, str) and search(actual) is not None
     raise ConditionError(f"unknown operator {operator!r}")
+
+
+def _compile_matches(get: Getter, pattern: str) -> Predicate:
+    safe = patterns.compile_pattern(pattern)
+    search = safe.search
+    if safe.linear:
+        return lambda payload: isinstance(actual := get(payload), str) and search(actual)
+
+    def bounded(payload: Any) -> bool:
+        actual = get(payload)
+        if not isinstance(actual, str):
+            return False
+        try:
+            return search(actual)
+        except PatternTimeout as exc:
+            sink = timeouts.get()
+            if sink is None:
+                raise
+            sink.append((payload, str(exc)))
+            return False
+
+    return bounded
 
 
 def _hashable_strings(values: list[Any]) -> frozenset[str] | None:

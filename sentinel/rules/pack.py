@@ -34,6 +34,7 @@ __all__ = [
     "check_path",
     "load_documents",
     "load_path",
+    "warnings",
 ]
 
 COMMON_KEYS: Final = frozenset(
@@ -101,6 +102,39 @@ def load_documents(documents: Mapping[str, str], source: str) -> RulePack:
     if issues or pack is None:
         raise PackError(issues)
     return pack
+
+
+def warnings(pack: RulePack) -> list[PackIssue]:
+    """What is valid but worth a look: each `matches` pattern that cannot run
+    in linear time (each search of it is time-bounded instead)."""
+    from sentinel.rules import patterns
+
+    found: list[PackIssue] = []
+    for rule in pack.rules:
+        for pattern in _patterns_in(rule.raw):
+            reason = patterns.linear_reason(pattern)
+            if reason is not None:
+                found.append(
+                    PackIssue(
+                        rule.file,
+                        rule.ref,
+                        f"pattern {pattern!r} cannot run in linear time ({reason}); "
+                        f"each search stops after {patterns.MATCH_TIMEOUT:g} s "
+                        "and the event becomes a problem",
+                    )
+                )
+    return found
+
+
+def _patterns_in(node: Any) -> list[str]:
+    """Every `matches` pattern in a rule's condition trees, in order."""
+    if isinstance(node, Mapping):
+        if node.get("operator") == "matches" and isinstance(node.get("value"), str):
+            return [node["value"]]
+        return [p for value in node.values() for p in _patterns_in(value)]
+    if isinstance(node, list):
+        return [p for item in node for p in _patterns_in(item)]
+    return []
 
 
 # -- reading -----------------------------------------------------------------

@@ -17,7 +17,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from sentinel.rules import pack as packs
-from sentinel.rules.engine import Engine
+from sentinel.rules.engine import DEFAULT_RULE_BUDGET_SECONDS, Engine
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +70,16 @@ class PackStore:
 class RuleSource:
     """The engine for the pack in force, rebuilt only when the pack changes."""
 
-    def __init__(self, pool: ConnectionPool, rules_path: Path | None) -> None:
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        rules_path: Path | None,
+        *,
+        rule_budget_seconds: float = DEFAULT_RULE_BUDGET_SECONDS,
+    ) -> None:
         self.pool = pool
         self.rules_path = rules_path
+        self.rule_budget_seconds = rule_budget_seconds
         self._engine: Engine | None = None
         self._digest: str | None = None
         self._mutex = threading.Lock()
@@ -81,15 +88,18 @@ class RuleSource:
         with self._mutex:
             if self.rules_path is not None:
                 if self._engine is None:
-                    self._engine = Engine(packs.load_path(self.rules_path))
+                    self._engine = self._build(packs.load_path(self.rules_path))
                 return self._engine
             with self.pool.connection() as conn:
                 store = PackStore(conn)
                 digest = store.latest_digest()
                 if digest is not None and digest != self._digest:
-                    self._engine = Engine(store.load(digest))
+                    self._engine = self._build(store.load(digest))
                     self._digest = digest
                     log.info("rule pack loaded", extra={"pack": digest[:12]})
             if self._engine is None:
-                self._engine = Engine(packs.load_path(packs.bundled_pack_path()))
+                self._engine = self._build(packs.load_path(packs.bundled_pack_path()))
             return self._engine
+
+    def _build(self, pack: packs.RulePack) -> Engine:
+        return Engine(pack, rule_budget_seconds=self.rule_budget_seconds)

@@ -59,6 +59,7 @@ class PassRunner:
         stream far behind catches up in one run and a retry resumes from the
         last committed batch."""
         engine = self.rules.engine()
+        budget = engine.budget()  # each rule's time, across the pass's batches
         total = Counts()
         horizon: int | None = None  # fixed at the start: a busy stream still ends
         moves = 0
@@ -71,6 +72,8 @@ class PassRunner:
                 batch.states,
                 now=batch.db_now,
                 last_event_at=batch.last_event_at,
+                final=batch.final,
+                budget=budget,
             )
             if lost is not None and lost.is_set():
                 return LeaseLost(claim.id)

@@ -105,9 +105,10 @@ class WorkerService:
         metrics.WORKER_INFO.info(
             {"name": self.name, "role": settings.worker_role.value, "version": _version()}
         )
-        runner = PassRunner(
-            pool, RuleSource(pool, settings.rules_path), batch_events=settings.batch_events
+        rules = RuleSource(
+            pool, settings.rules_path, rule_budget_seconds=settings.rule_budget_seconds
         )
+        runner = PassRunner(pool, rules, batch_events=settings.batch_events)
         executor = Executor(
             pool,
             runner,

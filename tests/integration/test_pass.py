@@ -29,7 +29,10 @@ from sentinel.worker.packs import PackStore, RuleSource
 from sentinel.worker.runner import PassRunner
 from sentinel.worker.store import RunStore
 
-START = datetime(2026, 11, 22, 6, tzinfo=UTC)
+# The sample plant's four hours end as this module is imported: `silence`
+# judges the device's clock (occurred_at), so an older history would be silent
+# on every stream at its first pass (tests of that are below).
+START = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=240)
 LEASE = 60.0
 
 
@@ -212,10 +215,13 @@ def test_every_injected_fault_is_stored_with_evidence_and_one_open_recommendatio
 
 
 def test_two_halves_give_the_fingerprints_of_one_pass(db_url: str, other_db_url: str) -> None:
-    raw = generate.generate(START)
+    # The first half ends now, so its pass judges silence as a pass then would
+    # (on the device's clock); the second half is still to come.
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=121)
+    raw = generate.generate(start)
     # Cut inside episodes: press-2's overtemp is active, the compressor's
     # discharge on-delay is pending, the nightly silence is open.
-    cut = (START + timedelta(minutes=121)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cut = (start + timedelta(minutes=121)).strftime("%Y-%m-%dT%H:%M:%SZ")
     first = [e for e in raw if e["occurred_at"] < cut]
     second = [e for e in raw if e["occurred_at"] >= cut]
     assert first and second
@@ -401,6 +407,7 @@ def test_an_event_a_rule_cannot_read_is_a_problem_and_is_passed(
     conn: psycopg.Connection, pool: ConnectionPool
 ) -> None:
     key = "plant-a/line-9/press-9"
+    recent = datetime.now(UTC) - timedelta(minutes=10)  # not silent yet
     events = []
     for m in range(11):
         temperature: Any = 75.0 + (0.3 if m % 2 else -0.3)
@@ -411,7 +418,7 @@ def test_an_event_a_rule_cannot_read_is_a_problem_and_is_passed(
                 "source": "plc-gw",
                 "stream": key,
                 "kind": "measurement",
-                "occurred_at": START + timedelta(minutes=m),
+                "occurred_at": recent + timedelta(minutes=m),
                 "external_id": f"bad-{m}",
                 "payload": {
                     "temperature_c": temperature,
@@ -619,6 +626,123 @@ def test_silence_is_seen_by_a_pass_with_no_new_events_on_the_database_clock(
     [third] = _pass(pool, conn, me, forced=True)
     assert (third.counts.events, third.counts.detections) == (0, 0)
     assert _count(conn, "detection") == 1
+
+
+STOPPED_PACK = """
+rules:
+  - ref: probe.stopped
+    streams: "probe/*"
+    kind: silence
+    for: 10m
+    severity: warning
+    recommendation: "Check {stream}: nothing for {gap}."
+"""
+
+
+@pytest.mark.parametrize("batch_events", [50_000, 7])
+def test_a_device_stopped_90_minutes_ago_gives_one_silence_when_its_backlog_is_ingested_now(
+    conn: psycopg.Connection, pool: ConnectionPool, batch_events: int
+) -> None:
+    PackStore(conn).save(packs.load_documents({"stopped.yaml": STOPPED_PACK}, "stopped"))
+    row = conn.execute("SELECT now()").fetchone()
+    assert row is not None
+    stopped = row[0] - timedelta(minutes=90)
+    ingest_events(
+        conn,
+        [
+            {
+                "source": "probe",
+                "stream": "probe/line",
+                "kind": "reading",
+                "occurred_at": stopped - timedelta(minutes=59 - m),  # a reading a minute
+                "external_id": f"reading-{m}",
+                "payload": {"m": m},
+            }
+            for m in range(60)
+        ],
+        batch_size=10,  # several transactions, so several batches when they are small
+    )
+    me = _worker(conn)
+    runner = PassRunner(pool, RuleSource(pool, None), batch_events=batch_events)
+    [claim] = _claims(conn, me)
+    assert isinstance(runner.run(claim, me), Completed)
+
+    rows = conn.execute("SELECT rule_ref, first_seen, anchor_event_id FROM detection").fetchall()
+    last = conn.execute("SELECT max(id) FROM event").fetchone()
+    assert last is not None
+    assert rows == [("probe.stopped", stopped, last[0])]
+    window = conn.execute("SELECT data FROM evidence WHERE kind = 'window'").fetchone()
+    assert window is not None
+    assert (window[0]["seen"], window[0]["clock"]) == ("at pass time", "occurred")
+    # Still stopped: no run is due, and a pass anyway reports nothing new.
+    assert _nothing_due(conn, me)
+    [again] = _pass(pool, conn, me, forced=True)
+    assert again.counts.detections == 0
+    assert _count(conn, "detection") == 1
+
+
+BACKTRACKING_PACK = r"""
+rules:
+  - ref: log.linear
+    streams: "logs/*"
+    kind: condition
+    when: {field: payload.line, operator: matches, value: '^(a+)+$'}
+    severity: warning
+    recommendation: "Look at {stream}."
+  - ref: log.backref
+    streams: "logs/*"
+    kind: condition
+    when: {field: payload.line, operator: matches, value: '^(a+)+\1$'}
+    severity: warning
+    recommendation: "Look at {stream}."
+"""
+
+
+@pytest.mark.timeout(30)
+def test_a_backtracking_pattern_finishes_its_pass_with_a_problem_recorded(
+    conn: psycopg.Connection, pool: ConnectionPool
+) -> None:
+    PackStore(conn).save(packs.load_documents({"logs.yaml": BACKTRACKING_PACK}, "logs"))
+    at = datetime.now(UTC)
+    lines = ["a" * 5000 + "b", "aaaa", "aa"]
+    ingest_events(
+        conn,
+        [
+            {
+                "source": "app",
+                "stream": "logs/app-1",
+                "kind": "log",
+                "occurred_at": at,
+                "external_id": f"line-{i}",
+                "payload": {"line": line},
+            }
+            for i, line in enumerate(lines)
+        ],
+    )
+    ids = [r[0] for r in conn.execute("SELECT id FROM event ORDER BY id")]
+    me = _worker(conn)
+    [outcome] = _pass(pool, conn, me)
+
+    assert (outcome.counts.events, outcome.counts.problems) == (3, 1)
+    row = conn.execute(
+        "SELECT status::text, problems FROM run WHERE id = %s", [outcome.run_id]
+    ).fetchone()
+    assert row is not None
+    status, [problem] = row
+    assert status == "succeeded"
+    assert (problem["rule"], problem["event_id"]) == ("log.backref", ids[0])
+    assert "took over" in problem["reason"]
+    found = conn.execute(
+        "SELECT rule_ref, anchor_event_id FROM detection ORDER BY rule_ref, anchor_event_id"
+    ).fetchall()
+    # RE2 answers '^(a+)+$' at once; the backreference is time-bounded and
+    # still matches where it can ('aaaa' is 'aa' twice, 'aa' is 'a' twice).
+    assert found == [
+        ("log.backref", ids[1]),
+        ("log.backref", ids[2]),
+        ("log.linear", ids[1]),
+        ("log.linear", ids[2]),
+    ]
 
 
 def test_jsonb_reads_back_exactly(db_url: str) -> None:

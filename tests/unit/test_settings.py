@@ -31,6 +31,7 @@ BAD_VALUES: dict[str, list[str]] = {
     "retry_base_seconds": ["0"],
     "retry_max_seconds": ["0"],
     "batch_events": ["0"],
+    "rule_budget_seconds": ["0", "-1", "soon"],
     "drain_grace_seconds": ["-1"],
     "run_retention_days": ["0"],
     "log_format": ["xml"],

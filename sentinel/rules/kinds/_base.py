@@ -194,6 +194,9 @@ class PassContext:
     stream: str
     now: datetime
     last_event_at: datetime | None
+    # False while the engine feeds a rule the first part of a pass: a
+    # clock-driven rule judges "now" only on the last part (more events follow).
+    final: bool = True
     findings: list[Finding] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 

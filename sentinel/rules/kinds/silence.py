@@ -3,12 +3,22 @@
 Two ways to see it, one finding per silence:
   (a) in the data: consecutive events further apart (occurred_at) than `for`;
       the anchor is the event before the gap;
-  (b) at pass time: `now - last_event_at > for` on the database clock, where
-      last_event_at is the newest received_at on the stream (or, with `kinds`,
-      of the kinds the rule watches); the anchor is the last event the rule saw.
+  (b) at pass time, on the database clock (`now`), against the rule's `clock`:
+      `occurred` (the default: the device) judges on the newest occurred_at
+      the rule has seen, so a backlog whose readings stopped 90 minutes ago is
+      silent however recently it was ingested; `received` (the pipeline)
+      judges on the newest received_at (of the stream, or with `kinds` of the
+      kinds the rule watches), so a stalled connector is seen while old
+      history arriving late is not. Judged only on the last part of a pass
+      (PassContext.final): an earlier batch is always followed by more events.
+      The anchor is the newest event the rule saw.
 Both use the same anchor, so a silence seen at pass time and later closed by a
-new event has one fingerprint. A stream the rule has never seen an event on
-counts from the first pass that looked at it (anchor 'empty').
+new event has one fingerprint; an event newer than the anchor ends it and
+re-arms the rule. A late event (older than the newest seen; with the
+occurred clock, not newer) neither ends nor starts a silence. A stream the
+rule has never seen an event on counts from the first pass that looked at it
+(anchor 'empty'). `due` is when the silence would begin at pass time, on the
+rule's clock: the planner gives the stream one run then.
 """
 
 from __future__ import annotations
@@ -23,15 +33,24 @@ from sentinel.rules.kinds._base import KindSpec, PassContext, Reader, State, fro
 from sentinel.rules.model import Event, EvidenceItem
 from sentinel.rules.rule import Rule
 
+CLOCKS = ("occurred", "received")
+
 
 @dataclass(frozen=True)
 class Params:
     gap: timedelta
+    clock: str  # one of CLOCKS
 
 
 def parse(reader: Reader) -> Params | None:
     gap = reader.duration("for", required=True)
-    return Params(timedelta(seconds=gap)) if gap is not None else None
+    clock = reader.raw.get("clock", "occurred")
+    if clock not in CLOCKS:
+        reader.issue(
+            f"clock must be occurred (the device) or received (the pipeline), not {clock!r}"
+        )
+        return None
+    return Params(timedelta(seconds=gap), clock) if gap is not None else None
 
 
 def _opt(text: str | None) -> datetime | None:
@@ -40,6 +59,7 @@ def _opt(text: str | None) -> datetime | None:
 
 def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[str, Any]) -> State:
     gap: timedelta = rule.params.gap
+    by_device = rule.params.clock == "occurred"
     last_id: int | None = state.get("last_id")
     last_at = _opt(state.get("last_at"))
     last_received = _opt(state.get("last_received"))
@@ -48,7 +68,7 @@ def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[st
     for event in events:
         at = event.occurred_at
         if last_at is not None:
-            if at < last_at:
+            if at < last_at or (by_device and at == last_at):
                 continue  # a late event does not end or start a silence
             if at - last_at > gap and alerted != str(last_id):
                 alerted = str(last_id)
@@ -56,15 +76,18 @@ def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[st
         last_id, last_at = event.id, at
         if last_received is None or event.received_at > last_received:
             last_received = event.received_at
-    reference = last_received
-    if rule.kinds is None and ctx.last_event_at is not None:
-        reference = max(reference or ctx.last_event_at, ctx.last_event_at)
+    if by_device:
+        reference = last_at
+    else:
+        reference = last_received
+        if rule.kinds is None and ctx.last_event_at is not None:
+            reference = max(reference or ctx.last_event_at, ctx.last_event_at)
     if reference is None:
         since = since or ctx.now
         reference = since
     quiet = ctx.now - reference
     identity = "empty" if last_id is None else str(last_id)
-    if quiet > gap and alerted != identity:
+    if ctx.final and quiet > gap and alerted != identity:
         alerted = identity
         _fire(rule, ctx, last_id, last_at or reference, ctx.now, quiet, "at pass time", None)
     return {
@@ -94,6 +117,7 @@ def _fire(
         "silent_seconds": quiet.total_seconds(),
         "for_seconds": rule.params.gap.total_seconds(),
         "seen": how,
+        "clock": rule.params.clock,
         "last_event_id": anchor,
     }
     evidence = [EvidenceItem("window", anchor, data)]
@@ -125,7 +149,7 @@ def due(rule: Rule, state: Mapping[str, Any]) -> datetime | None:
 
 SPEC = KindSpec(
     name="silence",
-    keys=frozenset({"for"}),
+    keys=frozenset({"for", "clock"}),
     required=frozenset({"for"}),
     supplies=frozenset({"gap", "last_seen"}),
     parse=parse,
