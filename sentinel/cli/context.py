@@ -34,11 +34,7 @@ class CliContext:
 def announce_start(server: embedded.ServerState) -> None:
     """One line on stderr when a command started the embedded server (not when
     it found it running)."""
-    click.echo(
-        f"sentinel: started the embedded Postgres in {server.data_dir} "
-        "(stop it with: sentinel db stop)",
-        err=True,
-    )
+    click.echo(f"sentinel: {server.start_notice}", err=True)
 
 
 pass_context = click.make_pass_decorator(CliContext)

@@ -49,6 +49,13 @@ class ServerState:
     started_at: dt.datetime | None = None
 
     @property
+    def start_notice(self) -> str:
+        """What a command that started the server tells its user, once."""
+        return (
+            f"started the embedded Postgres in {self.data_dir} (stop it with: sentinel db stop)"
+        )
+
+    @property
     def admin_url(self) -> str | None:
         if not self.running or self.socket_dir is None:
             return None

@@ -20,7 +20,6 @@ import click
 )
 def main(readonly: bool, refresh: float) -> None:
     """The live dashboard: fleet, runs, streams, recommendations, detections."""
-    from sentinel.cli.context import announce_start
     from sentinel.db import errors as db_errors
     from sentinel.db.connect import database_url
     from sentinel.errors import SentinelError
@@ -29,7 +28,9 @@ def main(readonly: bool, refresh: float) -> None:
 
     try:
         settings = load_settings()
-        url = database_url(settings, on_start=announce_start)
+        url = database_url(
+            settings, on_start=lambda s: click.echo(f"sentinel-tui: {s.start_notice}", err=True)
+        )
         Source(url).ping()
         db_errors.require_schema(url)  # an un-migrated database: one line, not a banner
     except SentinelError as exc:
