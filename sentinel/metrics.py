@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
+from sentinel.types import RunStatus, Severity
+
 REGISTRY = CollectorRegistry()
 
 RUNS_CLAIMED = Counter(
@@ -77,10 +79,10 @@ WORKER_INFO = Info(
 
 # Export every label value from the start (at 0), so that rate() and increase()
 # see the first dead run or critical detection instead of a series appearing.
-for _status in ("succeeded", "failed", "dead"):
-    RUNS_FINISHED.labels(_status)
-for _severity in ("info", "warning", "critical"):
-    DETECTIONS.labels(_severity)
+for _status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.DEAD):
+    RUNS_FINISHED.labels(_status.value)
+for _severity in Severity:
+    DETECTIONS.labels(_severity.value)
 
 __all__ = [
     "DETECTIONS",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import socket
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,24 +19,13 @@ from pydantic_settings import (
 
 from sentinel import dsn
 from sentinel.errors import ConfigError
+from sentinel.types import WorkerRole, WorkerType
 
 ENV_PREFIX = "SENTINEL_"
 
 
 # Capabilities every worker reports from its own settings and version.
 RESERVED_CAPABILITIES = frozenset({"runtimes", "max_concurrent_runs", "sentinel_version"})
-
-
-class WorkerRole(StrEnum):
-    SENTINEL = "sentinel"
-    SCHEDULER = "scheduler"
-    HYBRID = "hybrid"
-
-
-class WorkerType(StrEnum):
-    LOCAL = "local"
-    REMOTE = "remote"
-    CONTAINER = "container"
 
 
 def default_home() -> Path:

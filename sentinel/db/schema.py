@@ -5,6 +5,16 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from sentinel.types import (
+    RecommendationStatus,
+    RunStatus,
+    Severity,
+    WorkerRole,
+    WorkerStatus,
+    WorkerType,
+    values,
+)
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -15,12 +25,12 @@ NAMING_CONVENTION = {
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
-WORKER_TYPES = ("local", "remote", "container")
-WORKER_ROLES = ("sentinel", "scheduler", "hybrid")
-WORKER_STATUSES = ("active", "draining", "inactive")
-RUN_STATUSES = ("queued", "running", "succeeded", "failed", "dead")
-SEVERITIES = ("info", "warning", "critical")
-RECOMMENDATION_STATUSES = ("open", "acknowledged", "dismissed")
+WORKER_TYPES = values(WorkerType)
+WORKER_ROLES = values(WorkerRole)
+WORKER_STATUSES = values(WorkerStatus)
+RUN_STATUSES = values(RunStatus)
+SEVERITIES = values(Severity)
+RECOMMENDATION_STATUSES = values(RecommendationStatus)
 
 worker_type = sa.Enum(*WORKER_TYPES, name="worker_type", metadata=metadata)
 worker_role = sa.Enum(*WORKER_ROLES, name="worker_role", metadata=metadata)

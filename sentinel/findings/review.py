@@ -15,10 +15,11 @@ from psycopg.rows import dict_row
 
 from sentinel.db import queries
 from sentinel.errors import InputError
+from sentinel.types import Channel
 
 SQL = queries.load(Path(__file__).with_name("review.sql"))
 
-RECOMMENDATION_CHANNEL = "sentinel_recommendation"
+RECOMMENDATION_CHANNEL = Channel.RECOMMENDATION.value
 
 Status = Literal["open", "acknowledged", "dismissed"]
 
@@ -48,7 +49,10 @@ def _review(conn: psycopg.Connection, recommendation_id: int, status: Status) ->
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(SQL["set_status"], {"id": recommendation_id, "status": status}).fetchone()
         if row is not None:
-            cur.execute(SQL["notify"], {"payload": str(recommendation_id)})
+            cur.execute(
+                SQL["notify"],
+                {"channel": RECOMMENDATION_CHANNEL, "payload": str(recommendation_id)},
+            )
             return Reviewed(id=recommendation_id, status=status, changed=True)
         current = cur.execute(SQL["get"], {"id": recommendation_id}).fetchone()
     if current is None:

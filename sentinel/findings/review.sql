@@ -10,4 +10,4 @@ RETURNING id, status::text AS status
 SELECT id, status::text AS status FROM recommendation WHERE id = %(id)s
 
 -- name: notify
-SELECT pg_notify('sentinel_recommendation', %(payload)s)
+SELECT pg_notify(%(channel)s, %(payload)s)

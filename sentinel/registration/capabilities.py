@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from sentinel import __version__
-from sentinel.settings import Settings, WorkerType
+from sentinel.settings import Settings
+from sentinel.types import WorkerType
 
 
 def detect_runtimes() -> list[str]:

@@ -9,7 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-SEVERITIES = ("info", "warning", "critical")
+from sentinel.types import Severity, values
+
+SEVERITIES = values(Severity)
 
 
 @dataclass(frozen=True, eq=False)

@@ -42,10 +42,11 @@ from sentinel.tui.widgets.runs import RunsTable
 from sentinel.tui.widgets.streams import StreamsTable
 from sentinel.tui.widgets.summary import SummaryBar
 from sentinel.tui.widgets.table import LiveTable
+from sentinel.types import Channel, values
 from sentinel.views import filters
 from sentinel.views.statements import COUNT_CAP, View
 
-CHANNELS = ("sentinel_run", "sentinel_recommendation")
+CHANNELS = values(Channel)
 TABLES: dict[View, type[LiveTable]] = {
     View.FLEET: FleetTable,
     View.RUNS: RunsTable,

@@ -13,6 +13,15 @@ from enum import StrEnum
 from typing import Any
 
 from sentinel.db import queries
+from sentinel.types import (
+    RecommendationStatus,
+    RunStatus,
+    Severity,
+    ShownRunStatus,
+    WorkerRole,
+    WorkerStatus,
+    values,
+)
 from sentinel.views import filters
 
 SQL = queries.beside(__file__)
@@ -27,15 +36,13 @@ LONG_FACTOR = 5.0  # a running run is "long" past this many times its stream's u
 LONG_FLOOR = 60.0  # … and never before this many seconds
 USUAL_RUNS = 20  # the usual pass: the median of this many latest succeeded runs
 
-# As in sentinel.db.schema (a test checks), without importing SQLAlchemy into
-# every list command.
-WORKER_STATUSES = ("active", "draining", "inactive")
-WORKER_ROLES = ("sentinel", "scheduler", "hybrid")
-RUN_STATUSES = ("queued", "running", "succeeded", "failed", "dead")
-RECOMMENDATION_STATUSES = ("open", "acknowledged", "dismissed")
-SEVERITIES = ("info", "warning", "critical")
+WORKER_STATUSES = values(WorkerStatus)
+WORKER_ROLES = values(WorkerRole)
+RUN_STATUSES = values(RunStatus)
+RECOMMENDATION_STATUSES = values(RecommendationStatus)
+SEVERITIES = values(Severity)
 # What people read: a queued run that failed before is `retrying`.
-SHOWN_RUN_STATUSES = ("queued", "retrying", "running", "succeeded", "failed", "dead")
+SHOWN_RUN_STATUSES = values(ShownRunStatus)
 STREAM_STATES = ("live", "silent", "replaying", "disabled")
 
 

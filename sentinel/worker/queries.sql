@@ -164,7 +164,7 @@ WITH cursor_unmoved AS (
 SELECT EXISTS (SELECT 1 FROM done) AS completed,
        EXISTS (SELECT 1 FROM cursor_unmoved) AS cursor_unmoved,
        (SELECT count(*) FROM moved) AS moved,
-       CASE WHEN %(final)s THEN pg_notify('sentinel_run', '') END
+       CASE WHEN %(final)s THEN pg_notify(%(channel)s, '') END
 
 -- name: fail
 -- Back to the queue after a backoff, or dead after max_attempts. Fenced.

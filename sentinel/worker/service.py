@@ -26,7 +26,8 @@ from sentinel.db.connect import make_pool
 from sentinel.errors import RegistrationRefused, first_line
 from sentinel.registration.heartbeat import DB_ERRORS, Heartbeat
 from sentinel.registration.registrar import Registration
-from sentinel.settings import Settings, WorkerRole
+from sentinel.settings import Settings
+from sentinel.types import WorkerRole
 from sentinel.worker.executor import Executor, ExecutorConfig
 from sentinel.worker.listener import Listener
 from sentinel.worker.maintenance import Maintenance, MaintenanceConfig

@@ -16,11 +16,12 @@ from psycopg.types.json import Jsonb
 
 from sentinel.db import queries
 from sentinel.rules.model import Event
+from sentinel.types import Channel
 from sentinel.worker.models import Claim, Counts
 
 SQL = queries.beside(__file__)
 
-RUN_CHANNEL = "sentinel_run"
+RUN_CHANNEL = Channel.RUN.value
 MAX_PROBLEMS_KEPT = 100  # evaluation problems recorded on one run
 
 
@@ -169,6 +170,7 @@ class RunStore:
                 "max_problems": MAX_PROBLEMS_KEPT,
                 "final": final,
                 "next_due": next_due,
+                "channel": RUN_CHANNEL,
             },
         ).fetchone()
         assert row is not None

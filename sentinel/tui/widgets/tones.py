@@ -7,20 +7,34 @@ from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
+from sentinel.types import RecommendationStatus, Severity, ShownRunStatus, WorkerStatus
+
 TONES = ("ok", "warn", "bad", "muted", "active", "info", "critical", "accent")
 COMPONENT_CLASSES = frozenset(f"tone--{tone}" for tone in TONES)
 
-SEVERITY_TONE = {"critical": "critical", "warning": "warn", "info": "info"}
-RECOMMENDATION_STATUS_TONE = {"open": None, "acknowledged": "muted", "dismissed": "muted"}
-RUN_STATUS_TONE = {
-    "queued": "muted",
-    "running": "active",
-    "succeeded": "ok",
-    "retrying": "warn",
-    "failed": "bad",
-    "dead": "bad",
+SEVERITY_TONE: dict[str, str | None] = {
+    Severity.CRITICAL: "critical",
+    Severity.WARNING: "warn",
+    Severity.INFO: "info",
 }
-WORKER_STATUS_TONE = {"active": "ok", "draining": "warn", "inactive": "muted"}
+RECOMMENDATION_STATUS_TONE: dict[str, str | None] = {
+    RecommendationStatus.OPEN: None,
+    RecommendationStatus.ACKNOWLEDGED: "muted",
+    RecommendationStatus.DISMISSED: "muted",
+}
+RUN_STATUS_TONE: dict[str, str | None] = {
+    ShownRunStatus.QUEUED: "muted",
+    ShownRunStatus.RUNNING: "active",
+    ShownRunStatus.SUCCEEDED: "ok",
+    ShownRunStatus.RETRYING: "warn",
+    ShownRunStatus.FAILED: "bad",
+    ShownRunStatus.DEAD: "bad",
+}
+WORKER_STATUS_TONE: dict[str, str | None] = {
+    WorkerStatus.ACTIVE: "ok",
+    WorkerStatus.DRAINING: "warn",
+    WorkerStatus.INACTIVE: "muted",
+}
 
 
 def style(widget: Widget, tone: str | None) -> Style | str:

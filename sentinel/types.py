@@ -1,0 +1,80 @@
+"""The vocabulary: every status, severity, role and channel name, once.
+
+The schema's enum types, the settings, the CLI's choices, the metrics' labels,
+the read model and the dashboard's tones are all built from these. Pure:
+imports nothing of Sentinel's, so any layer may use it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import NewType
+
+WorkerId = NewType("WorkerId", int)
+RunId = NewType("RunId", int)
+StreamId = NewType("StreamId", int)
+DetectionId = NewType("DetectionId", int)
+
+
+class WorkerType(StrEnum):
+    LOCAL = "local"
+    REMOTE = "remote"
+    CONTAINER = "container"
+
+
+class WorkerRole(StrEnum):
+    SENTINEL = "sentinel"
+    SCHEDULER = "scheduler"
+    HYBRID = "hybrid"
+
+
+class WorkerStatus(StrEnum):
+    ACTIVE = "active"
+    DRAINING = "draining"
+    INACTIVE = "inactive"
+
+
+class RunStatus(StrEnum):
+    """As stored. People also read `retrying` (ShownRunStatus)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
+class ShownRunStatus(StrEnum):
+    """What the CLI and the dashboard show: a queued run that failed before is
+    retrying."""
+
+    QUEUED = "queued"
+    RETRYING = "retrying"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class RecommendationStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    DISMISSED = "dismissed"
+
+
+class Channel(StrEnum):
+    """NOTIFY channels: hints to look again, never the only way to find out."""
+
+    RUN = "sentinel_run"  # runs planned, requeued or finished
+    RECOMMENDATION = "sentinel_recommendation"  # findings written or reviewed
+
+
+def values(enum: type[StrEnum]) -> tuple[str, ...]:
+    """The enum's values in declaration order (for SQL enums, click choices)."""
+    return tuple(member.value for member in enum)
