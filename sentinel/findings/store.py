@@ -23,7 +23,10 @@ class FindingStore:
         self.conn = conn
 
     def write(self, run_id: int, findings: Sequence[Finding]) -> Counts:
-        """Counts of what was new (seen-before findings write nothing)."""
+        """Counts of what was new: detections, their evidence, their
+        recommendations. A finding whose fingerprint is stored already (an
+        open episode reported again, a retry, a replay) updates that
+        detection's last_seen, summary and evidence and counts as nothing new."""
         if not findings:
             return Counts()
         row = self.conn.execute(
@@ -31,7 +34,7 @@ class FindingStore:
             {"run_id": run_id, "findings": Jsonb([_as_json(n, f) for n, f in enumerate(findings)])},
         ).fetchone()
         assert row is not None
-        severities, evidence, recommendations = row
+        severities, evidence, _updated, recommendations = row
         if recommendations:
             self.conn.execute("SELECT pg_notify(%s, '')", [RECOMMENDATION_CHANNEL])
         return Counts(

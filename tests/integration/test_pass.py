@@ -5,6 +5,7 @@ rules' state saved in the same fenced transaction."""
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections import Counter, defaultdict
@@ -755,3 +756,82 @@ def test_jsonb_reads_back_exactly(db_url: str) -> None:
         row = conn.execute("SELECT %s::jsonb", [Jsonb(document)]).fetchone()
     assert row is not None
     assert json.dumps(row[0], sort_keys=True) == json.dumps(document, sort_keys=True)
+
+
+# -- episodes across passes ------------------------------------------------------------
+
+SHIFT_PACK = """
+rules:
+  - ref: oven.shift
+    streams: "probe/*"
+    kinds: [measurement]
+    kind: spc
+    field: payload.v
+    baseline_points: 25
+    severity: warning
+    recommendation: "Check {stream}: {test} at {value} (z={z})."
+"""
+
+
+def test_a_sustained_spc_shift_across_small_batches_a_retry_and_a_replay_is_one_finding(
+    conn: psycopg.Connection, pool: ConnectionPool
+) -> None:
+    """A ~2.7σ shift lasting 200 readings, stored 40 at a time, each pass
+    read 7 events a batch, one pass retried after losing its lease, then
+    the whole stream replayed: one detection, whose last_seen advances."""
+    PackStore(conn).save(packs.load_documents({"shift.yaml": SHIFT_PACK}, "shift"))
+    rng = random.Random(5)
+    values = [0.5, -0.5] * 15 + [round(2.7 + rng.gauss(0, 1), 3) for _ in range(200)]
+    raw = [
+        {
+            "source": "probe",
+            "stream": "probe/oven",
+            "kind": "measurement",
+            "occurred_at": START + timedelta(minutes=i),
+            "external_id": f"m-{i}",
+            "payload": {"v": v},
+        }
+        for i, v in enumerate(values)
+    ]
+    me = _worker(conn)
+    runner = PassRunner(pool, RuleSource(pool, None), batch_events=7)
+
+    def detection() -> tuple[Any, ...]:
+        rows = conn.execute(
+            "SELECT d.fingerprint, d.last_seen, d.summary, e.data FROM detection d "
+            "JOIN evidence e ON e.detection_id = d.id AND e.kind = 'episode'"
+        ).fetchall()
+        assert len(rows) == 1, rows
+        return tuple(rows[0])
+
+    seen: list[datetime] = []
+    for lo in range(0, len(raw), 40):
+        ingest_events(conn, raw[lo : lo + 40], batch_size=10)
+        claims = _claims(conn, me)
+        if lo == 120:  # this pass loses its lease, and is retried
+            lost = threading.Event()
+            lost.set()
+            assert [runner.run(c, me, lost) for c in claims] == [LeaseLost(c.id) for c in claims]
+            conn.execute(
+                "UPDATE run SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL "
+                "WHERE id = ANY(%s)",
+                [[c.id for c in claims]],
+            )
+            claims = _claims(conn, me)
+        outcomes = [runner.run(c, me) for c in claims]
+        assert all(isinstance(o, Completed) for o in outcomes), outcomes
+        if lo >= 40:
+            fingerprint, last_seen, _, episode = detection()
+            seen.append(last_seen)
+            assert episode["status"] == "open"
+    assert seen == sorted(seen) and len(set(seen)) == len(seen)  # advances each pass
+    fingerprint, last_seen, summary, episode = detection()
+    assert last_seen >= START + timedelta(minutes=len(values) - 5)
+    assert episode["points_beyond"] > 150 and "WE4+" in episode["rules"]
+    assert _count(conn, "recommendation") == 1
+
+    RunStore(conn).replay("probe/oven", START - timedelta(hours=1))
+    outcomes = [runner.run(c, me) for c in _claims(conn, me)]
+    assert [o.counts.detections for o in outcomes] == [0]  # type: ignore[union-attr]
+    assert detection() == (fingerprint, last_seen, summary, episode)
+    assert _count(conn, "recommendation") == 1

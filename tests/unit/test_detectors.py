@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -89,6 +90,22 @@ def run_split(eng: Engine, events: Sequence[Event], cuts: Sequence[int]) -> list
     return findings
 
 
+def final(findings: Sequence[Finding]) -> dict[str, tuple[Any, ...]]:
+    """Each detection as it ends up stored: an episode is reported again at
+    every pass that sees it open, and the newest report wins."""
+    out: dict[str, tuple[Any, ...]] = {}
+    for f in findings:
+        evidence = [(e.kind, e.event_id, e.data) for e in f.evidence]
+        out[f.fingerprint] = (f.kind, f.first_seen, f.last_seen, f.summary, evidence)
+        out[f.fingerprint] += (f.recommendation,)
+    return out
+
+
+def episode(finding: Finding) -> dict[str, Any]:
+    [data] = [e.data for e in finding.evidence if e.kind == "episode"]
+    return data
+
+
 def kinds_of(result: StreamPass | list[Finding]) -> list[str]:
     findings = result.findings if isinstance(result, StreamPass) else result
     return [f.kind for f in findings]
@@ -130,7 +147,28 @@ def test_threshold_hysteresis_one_finding_per_episode() -> None:
     result = run(engine(HOT), series([80, 86, 83, 88, 84, 86, 83, 81, 86, 90]))
     assert anchors(result) == [2, 9]
     assert kinds_of(result) == ["threshold.above", "threshold.above"]
-    assert result.findings[0].summary == "payload.v above 85: 86"
+    first, second = result.findings
+    # the open episode took every point beyond: last_seen, peak, count
+    assert first.summary == "payload.v above 85: 86; peak 88, 3 points beyond (cleared)"
+    assert first.last_seen == T0 + timedelta(minutes=5)
+    assert episode(first)["status"] == "cleared"
+    assert episode(first)["cleared_at"] == (T0 + timedelta(minutes=7)).isoformat()
+    assert episode(second)["status"] == "open" and second.summary.endswith("2 points beyond")
+    assert first.evidence[0].data["value"] == 86  # the trigger: the first point beyond
+
+
+def test_threshold_keep_for_is_an_off_delay() -> None:
+    rule = {**HOT, "keep_for": "3m"}
+    # back below 82 for two minutes, then beyond again: still the same episode
+    result = run(engine(rule), series([90, 80, 80, 91, 80, 80, 80, 80, 95]))
+    assert anchors(result) == [1, 9]
+    first = result.findings[0]
+    assert first.last_seen == T0 + timedelta(minutes=3)  # the second point beyond
+    assert episode(first)["cleared_at"] == (T0 + timedelta(minutes=7)).isoformat()
+    # a point in the hysteresis band restarts the off-delay
+    banded = run(engine(rule), series([90, 80, 80, 84, 80, 80, 80, 95]))
+    assert anchors(banded) == [1]
+    assert len(run(engine(rule), series([90, 80, 80, 84, 80, 80, 80, 80, 95])).findings) == 2
 
 
 def test_threshold_default_clear_is_the_limit_itself() -> None:
@@ -162,8 +200,9 @@ def test_threshold_on_delay_needs_the_value_to_stay_beyond_for() -> None:
     result = run(engine(rule), series([90, 90, 84, 90, 91, 92, 93, 94, 95]))
     (finding,) = result.findings
     assert finding.anchor_event_id == 4  # the first event beyond the limit
-    assert finding.last_seen - finding.first_seen == timedelta(minutes=3)
-    assert "window" in [e.kind for e in finding.evidence]
+    assert finding.last_seen - finding.first_seen == timedelta(minutes=5)  # still beyond
+    [window] = [e.data for e in finding.evidence if e.kind == "window"]
+    assert window["held_seconds"] == 180  # when it fired
 
 
 def test_threshold_finding_summary_and_recommendation_use_rule_keys() -> None:
@@ -189,16 +228,27 @@ def spc(*tests: str, **extra: Any) -> dict[str, Any]:
 
 
 def test_spc_we1_one_point_beyond_three_sigma_once_per_excursion() -> None:
-    result = run(engine(spc("WE1")), series([0.5, -0.5, 3.5, 3.6, -3.7, 0, 3.2]))
-    # 3.5, 3.6 one excursion above; -3.7 an excursion below; 3.2 a new one above
-    assert [(f.kind, f.anchor_event_id) for f in result.findings] == [
-        ("spc.WE1", 3),
-        ("spc.WE1", 5),
-        ("spc.WE1", 7),
+    calm = [0.5, -0.5] * 4  # eight points back inside the limits clear an excursion
+    values = [0.5, -0.5, 3.5, 3.6, -3.7, *calm, 3.2, *calm[:7], 3.3]
+    result = run(engine(spc("WE1")), series(values))
+    # 3.5, 3.6, -3.7 one excursion (open until 8 calm points); then 3.2 a new
+    # one, and 3.3 seven points later still the same
+    assert [(f.kind, f.anchor_event_id) for f in result.findings] == [("spc", 3), ("spc", 14)]
+    finding, later = result.findings
+    assert [e.kind for e in finding.evidence] == [
+        "trigger",
+        "episode",
+        "point",
+        "series",
+        "baseline",
+        "rule",
     ]
-    finding = result.findings[0]
-    assert [e.kind for e in finding.evidence] == ["trigger", "point", "baseline", "rule"]
     assert finding.evidence[0].data["z"] == 3.5
+    ep = episode(finding)
+    assert (ep["status"], ep["points_beyond"], ep["rules"]) == ("cleared", 3, ["WE1+", "WE1-"])
+    assert ep["peak"]["value"] == -3.7
+    assert finding.last_seen == T0 + timedelta(minutes=4)
+    assert episode(later)["status"] == "open" and episode(later)["points_beyond"] == 2
 
 
 def test_spc_we2_two_of_three_beyond_two_sigma() -> None:
@@ -219,27 +269,34 @@ def test_spc_we4_eight_in_a_row_on_one_side() -> None:
 
 def test_spc_all_rules_by_default_with_finding_kind_per_rule() -> None:
     result = run(engine(spc()), series([3.5] * 8))
-    assert set(kinds_of(result)) == {"spc.WE1", "spc.WE2", "spc.WE3", "spc.WE4"}
+    (finding,) = result.findings  # one excursion, whichever rules it breaks
+    assert episode(finding)["rules"] == ["WE1+", "WE2+", "WE3+", "WE4+"]
+    assert finding.summary.startswith("payload.v WE1, WE2, WE3, WE4 (above centre)")
 
 
 WE_PATTERNS = {"WE1": (1, 1, 3.0), "WE2": (3, 2, 2.0), "WE3": (5, 4, 1.0), "WE4": (8, 8, 0.0)}
 
 
-def we_reference(zs: Sequence[float]) -> list[tuple[str, int]]:
-    """Western Electric episodes the slow way: every test, side and point; a
-    finding where a pattern starts to hold."""
-    found, held = [], set()
+def we_reference(zs: Sequence[float], clear_after: int = 8) -> list[tuple[str, int]]:
+    """Western Electric episodes the slow way: every test, side and point; an
+    episode opens where any pattern holds and closes after `clear_after`
+    points inside the limits with no pattern holding."""
+    found: list[tuple[str, int]] = []
+    open_, calm = False, 0
     for i in range(len(zs)):
-        for test, (size, needed, limit) in WE_PATTERNS.items():
+        holds = False
+        for size, needed, limit in WE_PATTERNS.values():
             window = zs[max(0, i + 1 - size) : i + 1]
-            for side, count in (
-                ("+", sum(z > limit for z in window)),
-                ("-", sum(z < -limit for z in window)),
-            ):
-                holds = len(window) >= needed and count >= needed
-                if holds and (test, side) not in held:
-                    found.append((f"spc.{test}", i + 1))
-                (held.add if holds else held.discard)((test, side))
+            for count in (sum(z > limit for z in window), sum(z < -limit for z in window)):
+                holds = holds or (len(window) >= needed and count >= needed)
+        if holds:
+            if not open_:
+                found.append(("spc", i + 1))
+            open_, calm = True, 0
+        elif open_ and abs(zs[i]) <= 3:
+            calm += 1
+            if calm >= clear_after:
+                open_ = False
     return sorted(found)
 
 
@@ -251,7 +308,7 @@ def we_reference(zs: Sequence[float]) -> list[tuple[str, int]]:
 def test_spc_findings_equal_checking_every_rule_at_every_point(zs: list[float], cut: int) -> None:
     events = series(zs)
     found = run_split(engine(spc()), events, [min(cut, len(events))])
-    assert sorted((f.kind, f.anchor_event_id) for f in found) == we_reference(zs)
+    assert sorted({(f.kind, f.anchor_event_id) for f in found}) == we_reference(zs)
 
 
 def test_spc_baseline_is_learned_then_frozen() -> None:
@@ -265,10 +322,12 @@ def test_spc_baseline_is_learned_then_frozen() -> None:
     # later values far away do not move the frozen baseline; they are findings
     later = run(eng, series([8.0] * 3, start_id=11), first.states)
     assert later.states["spc"]["baseline"] == baseline
-    assert kinds_of(later)[0] == "spc.WE1"
+    assert kinds_of(later) == ["spc"]
     evidence = {e.kind: e.data for e in later.findings[0].evidence}
+    assert evidence["trigger"]["test"] == "WE1"
     assert evidence["baseline"]["first_event_id"] == 1
     assert evidence["baseline"]["last_event_id"] == 10
+    assert evidence["baseline"]["mode"] == "frozen"
 
 
 # -- rate ------------------------------------------------------------------------
@@ -292,8 +351,15 @@ def test_rate_rise_and_fall_one_finding_per_episode() -> None:
         ("rate.rise", 3),
         ("rate.fall", 14),
     ]
-    assert result.findings[0].evidence[0].data["rate_per_minute"] == 2.5
-    assert result.findings[1].summary == "payload.v falling at 4/min (limit 3/min)"
+    rise, fall = result.findings
+    assert rise.evidence[0].data["rate_per_minute"] == 2.5
+    assert (
+        rise.summary
+        == "payload.v rising at 2.5/min (limit 2/min); peak 3.333/min, 3 points beyond (cleared)"
+    )
+    # cleared once a whole window (5 m) passed without a point beyond
+    assert episode(rise)["cleared_at"] == (T0 + timedelta(minutes=9)).isoformat()
+    assert fall.summary == "payload.v falling at 4/min (limit 3/min); peak 4/min, 2 points beyond"
 
 
 def test_rate_is_measured_over_the_window_from_its_oldest_point() -> None:
@@ -340,7 +406,10 @@ def test_flatline_for_duration() -> None:
     rule = {"ref": "flat", "kind": "flatline", "field": "payload.v", "for": "10m"}
     assert run(engine(rule), series([7] * 10)).findings == []  # 9 minutes
     (finding,) = run(engine(rule), series([7] * 12)).findings
-    assert finding.anchor_event_id == 1 and finding.evidence[1].data["points"] == 11
+    [window] = [e.data for e in finding.evidence if e.kind == "window"]
+    assert finding.anchor_event_id == 1 and window["points"] == 12  # open, still flat
+    assert finding.evidence[0].data["event_id"] == 11  # fired at 10 minutes
+    assert finding.last_seen == T0 + timedelta(minutes=11)
 
 
 # -- silence ---------------------------------------------------------------------
@@ -461,7 +530,8 @@ def test_a_failing_rule_is_one_problem_and_others_carry_on(monkeypatch: pytest.M
     assert (problem.rule_ref, problem.event_id) == ("hot", None)
     assert "RuntimeError: boom" in problem.reason
     assert result.states["hot"] == first.states["hot"]  # left unchanged
-    assert [f.rule_ref for f in result.findings] == ["also-hot"]
+    # also-hot's first episode clears at 80 and a second opens at 90
+    assert [f.rule_ref for f in result.findings] == ["also-hot", "also-hot"]
 
 
 def test_rules_for_matches_globs_skips_disabled_and_caches() -> None:
@@ -516,6 +586,33 @@ RULES_BY_KIND: dict[str, dict[str, Any]] = {
     },
     "spc": {"ref": "k", "kind": "spc", "field": "payload.v", "baseline_points": 6},
     "spc_given": {"ref": "k", "kind": "spc", "field": "payload.v", "mean": 4.5, "sigma": 1.2},
+    "spc_rolling": {
+        "ref": "k",
+        "kind": "spc",
+        "field": "payload.v",
+        "baseline": "rolling",
+        "window": "30m",
+        "baseline_points": 4,
+        "clear_after": "3m",
+    },
+    "spc_ewma": {
+        "ref": "k",
+        "kind": "spc",
+        "field": "payload.v",
+        "mean": 4.5,
+        "sigma": 1.2,
+        "chart": "ewma",
+        "clear_after": 3,
+    },
+    "spc_cusum": {
+        "ref": "k",
+        "kind": "spc",
+        "field": "payload.v",
+        "mean": 4.5,
+        "sigma": 1.2,
+        "chart": "cusum",
+        "h": 3,
+    },
     "rate": {
         "ref": "k",
         "kind": "rate",
@@ -567,8 +664,8 @@ def test_incremental_passes_equal_one_pass(kind: str, case: tuple[list[Event], l
     eng = engine(RULES_BY_KIND[kind])
     whole = run_split(eng, events, [])
     split = run_split(eng, events, cuts)
-    assert sorted(f.fingerprint for f in split) == sorted(f.fingerprint for f in whole)
-    assert [f.summary for f in split] == [f.summary for f in whole]
+    assert len({f.fingerprint for f in whole}) == len(whole)  # one report per episode
+    assert final(split) == final(whole)
 
 
 @pytest.mark.parametrize("kind", sorted(RULES_BY_KIND))
@@ -583,4 +680,202 @@ def test_splitting_at_every_point_equals_one_pass(kind: str) -> None:
     whole = run_split(eng, events, [])
     assert whole, f"the fixture should exercise {kind}"
     one_by_one = run_split(eng, events, list(range(len(events))))
-    assert [f.fingerprint for f in one_by_one] == [f.fingerprint for f in whole]
+    assert final(one_by_one) == final(whole)
+
+
+# -- spc episodes and adaptive baselines --------------------------------------------
+
+
+def _noisy(n: int, level: float, seed: int = 3) -> list[float]:
+    import random
+
+    rng = random.Random(seed)
+    return [round(level + rng.gauss(0, 1), 3) for _ in range(n)]
+
+
+def test_spc_sustained_shift_is_one_finding_across_passes() -> None:
+    """A ~2.7σ shift for 300 points: each WE rule used to re-arm at every
+    brief return inside the limits (over a hundred findings); now one."""
+    values = [0.5, -0.5] * 25 + _noisy(300, 2.7, seed=4) + [0.5, -0.5] * 10
+    events = series(values)
+    eng = engine(spc())
+    whole = run_split(eng, events, [])
+    assert len({f.fingerprint for f in whole}) == 1
+    finding = whole[-1]  # the engine feeds a long batch in chunks: reported at each
+    ep = episode(finding)
+    assert ep["status"] == "cleared" and ep["points_beyond"] > 250
+    assert finding.last_seen >= events[340].occurred_at
+    split = run_split(eng, events, list(range(0, len(events), 7)))
+    assert len({f.fingerprint for f in split}) == 1
+    assert final(split) == final(whole)
+    # the open episode's last_seen advances from pass to pass
+    seen = [f.last_seen for f in split]
+    assert seen == sorted(seen) and seen[0] < seen[-1]
+
+
+def _drifting(days: int, per_day: float, step: float = 600) -> list[float]:
+    per = int(86_400 / step)
+    wave = (0.4, -0.3, 0.2, -0.4, 0.3, -0.2)
+    return [round(per_day * i / per + wave[i % 6], 4) for i in range(days * per)]
+
+
+def test_spc_rolling_baseline_follows_a_drift_that_a_frozen_one_cannot() -> None:
+    events = series(_drifting(14, 0.15), step=600)
+    frozen = run(engine(spc(baseline_points=25)), events)
+    assert frozen.findings  # the frozen baseline is left behind by the drift
+    assert episode(frozen.findings[-1])["points_beyond"] > 1000
+    rolling = run(engine(spc(baseline_points=25, baseline="rolling", window="1d")), events)
+    assert rolling.findings == []
+    state = rolling.states["spc"]["rolling"]
+    assert len(state["b"]) <= 720
+
+
+def _daily(days: int, amplitude: float, step: float = 300) -> list[float]:
+    per = int(86_400 / step)
+    wave = (0.4, -0.3, 0.2, -0.4, 0.3, -0.2)
+    return [
+        round(20 + amplitude * math.sin(2 * math.pi * i / per) + wave[i % 6], 4)
+        for i in range(days * per)
+    ]
+
+
+def test_spc_seasonal_profile_makes_a_daily_cycle_normal_and_still_sees_a_fault() -> None:
+    values = _daily(7, 5.0)
+    events = series(values, step=300)
+    seasonal = {"baseline": "rolling", "window": "3d", "seasonal": "hour_of_day"}
+    assert run(engine(spc(baseline_points=25, **seasonal)), events).findings == []
+    # without the profile the cycle itself is an excursion, day after day
+    plain = run(engine(spc(baseline_points=25, baseline="rolling", window="3d")), events)
+    assert len(plain.findings) > 3
+    # an hour at +4 on the sixth day is one finding, named against its profile
+    faulty = list(values)
+    start = 5 * 288 + 100
+    for i in range(start, start + 12):
+        faulty[i] += 4.0
+    (finding,) = run(engine(spc(baseline_points=25, **seasonal)), series(faulty, step=300)).findings
+    assert finding.anchor_event_id == start + 1
+    [baseline] = [e.data for e in finding.evidence if e.kind == "baseline"]
+    assert baseline["mode"] == "rolling" and baseline["seasonal"] == "hour_of_day"
+    assert baseline["window_seconds"] == 3 * 86_400 and baseline["bucket_seconds"] == 600
+    trigger = finding.evidence[0].data
+    assert trigger["expected"] == pytest.approx(values[start], abs=0.5)
+
+
+def test_spc_rolling_state_stays_bounded_at_one_point_a_second() -> None:
+    values = [round(5 + (0.3 if i % 2 else -0.3), 2) for i in range(90_000)]
+    rule = spc(baseline="rolling", window="1d", baseline_points=25)
+    result = run(engine(rule), series(values, step=1))
+    state = result.states["spc"]
+    assert len(state["rolling"]["b"]) <= 720  # 2-minute buckets, never raw points
+    assert len(json.dumps(state)) < 40_000
+    assert result.findings == []
+
+
+def _small_shift() -> list[float]:
+    pattern = (1.5, -1.5, 0.0)
+    return [pattern[i % 3] + (1.0 if 60 <= i < 120 else 0.0) for i in range(150)]
+
+
+@pytest.mark.parametrize(("chart", "found"), [("shewhart", 0), ("ewma", 1), ("cusum", 1)])
+def test_spc_ewma_and_cusum_see_a_small_shift_the_we_rules_miss(chart: str, found: int) -> None:
+    extra: dict[str, Any] = {"chart": chart}
+    if chart == "ewma":
+        extra.update({"lambda": 0.2, "L": 2.2})
+    result = run(engine(spc(**extra)), series(_small_shift()))
+    assert len(result.findings) == found
+    if found:
+        (finding,) = result.findings
+        assert 60 < finding.anchor_event_id <= 80
+        assert episode(finding)["rules"] == [f"{chart.upper()}+"]
+        assert episode(finding)["status"] == "cleared"
+
+
+@pytest.mark.parametrize(
+    ("extra", "issue"),
+    [
+        ({"baseline": "sliding"}, "baseline must be one of frozen, rolling"),
+        ({"seasonal": "hour_of_day"}, "seasonal needs baseline: rolling"),
+        ({"baseline": "rolling", "window": "1d", "seasonal": "hour_of_day"}, "two periods"),
+        ({"chart": "ewma", "rules": ["WE1"]}, "apply only to chart: shewhart"),
+        ({"chart": "cusum", "lambda": 0.3}, "lambda applies only to chart: ewma"),
+        ({"clear_after": 0}, "clear_after must be at least 1"),
+        ({"clear_after": "soon"}, "clear_after"),
+    ],
+)
+def test_spc_adaptive_keys_are_validated(extra: dict[str, Any], issue: str) -> None:
+    rule = {"ref": "s", "kind": "spc", "field": "payload.v", **extra}
+    full = {"streams": "plant-a/*", "severity": "warning", "recommendation": "x", **rule}
+    with pytest.raises(packs.PackError) as info:
+        packs.load_documents({"t.yaml": yaml.safe_dump({"rules": [full]})}, "test")
+    assert issue in str(info.value)
+
+
+def test_spc_clear_after_a_duration() -> None:
+    rule = spc("WE1", clear_after="5m")
+    # back inside for four minutes, then beyond again: the same excursion
+    result = run(engine(rule), series([0, 4, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 4]))
+    assert anchors(result) == [2, 14]
+
+
+# -- findings never exceed excursions ---------------------------------------------
+
+
+def _stretches(beyond: Sequence[bool], calm: Sequence[bool], clear: int) -> int:
+    """Stretches of points beyond, separated by at least `clear` calm points in a row."""
+    count, open_, streak = 0, False, 0
+    for b, c in zip(beyond, calm, strict=True):
+        if b:
+            count += not open_
+            open_, streak = True, 0
+        elif open_ and c:
+            streak += 1
+            if streak >= clear:
+                open_ = False
+        elif open_:
+            streak = 0
+    return count
+
+
+@settings(max_examples=200, deadline=None)
+@given(vals=st.lists(st.integers(0, 9), max_size=80), cuts=st.lists(st.integers(0, 80)))
+def test_findings_never_exceed_excursions(vals: list[int], cuts: list[int]) -> None:
+    events = series(vals)
+    cut = [c for c in cuts if c <= len(events)]
+    checks = [
+        # threshold above 7, clearing below 4
+        (
+            RULES_BY_KIND["threshold"] | {"below": None, "for": None},
+            [v > 7 for v in vals],
+            [v < 4 for v in vals],
+            1,
+        ),
+        # WE1 around 4.5 ± 3 × 1.2, eight calm points to clear
+        (
+            {**spc("WE1"), "mean": 4.5, "sigma": 1.2},
+            [abs(v - 4.5) > 3.6 for v in vals],
+            [abs(v - 4.5) <= 3.6 for v in vals],
+            8,
+        ),
+        # a flat run of 3 (epsilon 1) is one episode until the value moves
+        (RULES_BY_KIND["flatline"], [True] * len(vals), [False] * len(vals), 1),
+    ]
+    for rule, beyond, calm, clear in checks:
+        eng = engine({k: v for k, v in rule.items() if v is not None})
+        found = {f.fingerprint for f in run_split(eng, events, cut)}
+        if rule["kind"] == "flatline":
+            runs = _flat_runs(vals, 1, 3)
+            assert len(found) <= runs
+        else:
+            assert len(found) <= _stretches(beyond, calm, clear)
+
+
+def _flat_runs(vals: Sequence[float], eps: float, points: int) -> int:
+    count, low, high, n = 0, None, None, 0
+    for v in vals:
+        if low is None or high is None or max(high, v) - min(low, v) > eps:
+            low = high = v
+            n = 1
+        else:
+            low, high, n = min(low, v), max(high, v), n + 1
+        count += n == points
+    return count

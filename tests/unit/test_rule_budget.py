@@ -88,11 +88,12 @@ def test_a_rule_over_its_budget_is_dropped_and_the_others_carry_on() -> None:
     [skipped] = [p for p in later.problems if p.rule_ref == "slow"]
     assert "skipped" in skipped.reason
     assert later.states["slow"] == {"kept": True}
-    assert [f.rule_ref for f in later.findings] == ["fast"]
+    # (count's burst is still open: each batch that sees it reports it again)
+    assert [f.rule_ref for f in later.findings if f.rule_ref != "count"] == ["fast"]
 
     # A new pass gives the rule its budget back.
     again = eng.run(STREAM, lines("aa", start_id=60), result.states, T0, T0)
-    assert sorted(f.rule_ref for f in again.findings) == ["fast", "slow"]
+    assert sorted(f.rule_ref for f in again.findings if f.rule_ref != "count") == ["fast", "slow"]
 
 
 def test_a_long_batch_is_fed_in_chunks_with_the_findings_of_one_run() -> None:

@@ -1,8 +1,10 @@
 """`count`: `count` events matching `when` inside a sliding `within`.
 
-One finding per burst: it fires when the window first holds `count` matching
-events (anchor = the oldest of them) and re-arms once the window, checked at
-each matching event, holds fewer than `count` again. At the crossing the
+One finding per burst: it opens when the window first holds `count` matching
+events (anchor = the oldest of them), every further matching event while the
+window still holds `count` updates it (last_seen, events in the burst), and
+it clears (re-arms) at the first matching event that finds fewer than
+`count` in the window. At the crossing the
 window holds exactly `count` events, so only the newest `count` are kept.
 """
 
@@ -16,7 +18,17 @@ from typing import Any
 
 from sentinel.rules.conditions import Predicate
 from sentinel.rules.durations import format_duration
-from sentinel.rules.kinds._base import KindSpec, PassContext, Reader, State, from_iso, iso
+from sentinel.rules.kinds._base import (
+    CLEARED,
+    OPEN,
+    Episode,
+    KindSpec,
+    PassContext,
+    Reader,
+    State,
+    from_iso,
+    iso,
+)
 from sentinel.rules.model import Event, EvidenceItem
 from sentinel.rules.rule import Rule
 
@@ -45,7 +57,7 @@ def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[st
     window: deque[tuple[int, datetime]] = deque(
         ((p[0], from_iso(p[1])) for p in state.get("window", [])), maxlen=needed
     )
-    active: bool = state.get("active", False)
+    ep = Episode.load(state.get("episode"))
     for event in events:
         if not when(event.payload):
             continue
@@ -54,47 +66,73 @@ def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[st
             window.popleft()
         window.append((event.id, at))
         if len(window) < needed:
-            active = False
-        elif not active:
-            active = True
+            if ep is not None:
+                ep.quiet(event)
+                _report(rule, ctx, ep, window, cleared_at=at)
+                ep = None
+            continue
+        if ep is None:
             first_id, first_at = window[0]
-            ctx.find(
-                rule,
-                kind="count",
-                anchor=first_id,
-                anchor_event_id=first_id,
-                first_seen=first_at,
-                last_seen=at,
-                summary=(
-                    f"{needed} matching events within {format_duration(at - first_at)} "
-                    f"(limit {needed} in {format_duration(within)})"
-                ),
-                evidence=[
-                    EvidenceItem(
-                        "trigger",
-                        event.id,
-                        {
-                            "event_id": event.id,
-                            "occurred_at": iso(at),
-                            "kind": event.kind,
-                            "payload": dict(event.payload),
-                        },
-                    ),
-                    EvidenceItem(
-                        "window",
-                        first_id,
-                        {
-                            "start": iso(first_at),
-                            "end": iso(at),
-                            "within_seconds": within.total_seconds(),
-                            "events": [{"event_id": i, "occurred_at": iso(t)} for i, t in window],
-                        },
-                    ),
-                ],
-                values={"seen": len(window)},
-                payload=event.payload,
+            trigger = {
+                "event_id": event.id,
+                "occurred_at": iso(at),
+                "kind": event.kind,
+                "payload": dict(event.payload),
+                "span_seconds": (at - first_at).total_seconds(),
+            }
+            ep = Episode(
+                "count",
+                first_id,
+                first_at,
+                trigger,
+                ctx.render(rule, {"seen": len(window)}, event.payload),
             )
-    return {"window": [[i, iso(t)] for i, t in window], "active": active}
+        ep.hit(event, None, len(window))
+    if ep is not None and ep.seen:
+        _report(rule, ctx, ep, window)
+    return {
+        "window": [[i, iso(t)] for i, t in window],
+        "episode": ep.dump() if ep is not None else None,
+    }
+
+
+def _report(
+    rule: Rule,
+    ctx: PassContext,
+    ep: Episode,
+    window: deque[tuple[int, datetime]],
+    cleared_at: datetime | None = None,
+) -> None:
+    params: Params = rule.params
+    span = timedelta(seconds=ep.trigger["span_seconds"])
+    summary = (
+        f"{params.count} matching events within {format_duration(span)} "
+        f"(limit {params.count} in {format_duration(params.within)})"
+    )
+    total = params.count - 1 + ep.points  # the burst's matching events so far
+    if total > params.count:
+        summary += f"; {total} in the burst"
+    ep.report(
+        rule,
+        ctx,
+        status=OPEN if cleared_at is None else CLEARED,
+        summary=summary,
+        evidence=[
+            EvidenceItem(
+                "window",
+                ep.anchor,
+                {
+                    "start": iso(ep.first_seen),
+                    "end": iso(ep.last_seen),
+                    "within_seconds": params.within.total_seconds(),
+                    "matching": total,
+                    "events": [{"event_id": i, "occurred_at": iso(t)} for i, t in window],
+                },
+            ),
+        ],
+        values={},
+        cleared_at=cleared_at,
+    )
 
 
 SPEC = KindSpec(

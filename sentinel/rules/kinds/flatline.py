@@ -2,21 +2,25 @@
 
 A run is a stretch of consecutive points whose spread (max - min) stays
 within `epsilon` (default 0: exactly equal). A point outside the band starts
-a new run at that point. A run fires once, when it has lasted `for`
-(occurred_at from its first point) or reached `points` points; its anchor is
-its first point.
+a new run at that point. A run is one episode: it opens when the run has
+lasted `for` (occurred_at from its first point) or reached `points` points
+(its anchor is the run's first point), every further flat point updates it
+(last_seen, points), and it clears at the first point outside the band.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sentinel.rules.conditions import Getter
 from sentinel.rules.durations import format_duration
 from sentinel.rules.kinds._base import (
+    CLEARED,
+    OPEN,
+    Episode,
     KindSpec,
     PassContext,
     Reader,
@@ -68,58 +72,43 @@ def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[st
     low: float = state.get("low", 0.0)
     high: float = state.get("high", 0.0)
     count: int = state.get("count", 0)
-    fired: bool = state.get("fired", False)
+    ep = Episode.load(state.get("episode"))
     eps, hold, points = params.epsilon, params.hold, params.points
     series = Series(state.get("series"))
+
+    def snapshot() -> dict[str, Any]:
+        return {"start_value": start_value, "low": low, "high": high, "count": count}
+
     for event in events:
         value = read_number(params.get, params.field, event)
         if isinstance(value, str):
             ctx.problem(rule, event.id, value)
             continue
-        series.add(event, value)
         if start_at is None or max(high, value) - min(low, value) > eps:
+            if ep is not None:  # the value moved: the flat run is over
+                _report(rule, ctx, ep, snapshot(), series, cleared_at=event.occurred_at)
+                ep = None
+            series.add(event, value)
             start_id, start_at, start_value = event.id, event.occurred_at, value
             low = high = value
-            count, fired = 1, False
+            count = 1
         else:
+            series.add(event, value)
             low, high = min(low, value), max(high, value)
             count += 1
-        if fired:
-            continue
         held = event.occurred_at - start_at
-        if (hold is not None and held >= hold) or (points is not None and count >= points):
-            fired = True
-            ctx.find(
-                rule,
-                kind="flatline",
-                anchor=start_id,
-                anchor_event_id=start_id,
-                first_seen=start_at,
-                last_seen=event.occurred_at,
-                summary=(
-                    f"{params.field} flat at {start_value:g} for {format_duration(held)} "
-                    f"({count} points, spread {high - low:g})"
-                ),
-                evidence=[
-                    EvidenceItem("trigger", event.id, point(event, value)),
-                    EvidenceItem(
-                        "window",
-                        start_id,
-                        {
-                            "start": iso(start_at),
-                            "end": iso(event.occurred_at),
-                            "first_event_id": start_id,
-                            "points": count,
-                            "min": low,
-                            "max": high,
-                            "epsilon": eps,
-                        },
-                    ),
-                    EvidenceItem("series", None, {"points": series.evidence()}),
-                ],
-                values={"value": value, "held": format_duration(held), "seen": count},
-                payload=event.payload,
+        if ep is not None:
+            ep.hit(event, value, count)
+        elif (hold is not None and held >= hold) or (points is not None and count >= points):
+            assert start_id is not None
+            trigger = point(event, value)
+            values = {"value": value, "held": format_duration(held), "seen": count}
+            ep = Episode(
+                "flatline", start_id, start_at, trigger, ctx.render(rule, values, event.payload)
             )
+            ep.hit(event, value, count)
+    if ep is not None and ep.seen:
+        _report(rule, ctx, ep, snapshot(), series)
     return {
         "start_id": start_id,
         "start_at": iso(start_at) if start_at else None,
@@ -128,8 +117,47 @@ def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[st
         "high": high,
         "count": count,
         "series": series.dump(),
-        "fired": fired,
+        "episode": ep.dump() if ep is not None else None,
     }
+
+
+def _report(
+    rule: Rule,
+    ctx: PassContext,
+    ep: Episode,
+    flat: Mapping[str, Any],
+    series: Series,
+    cleared_at: datetime | None = None,
+) -> None:
+    params: Params = rule.params
+    held = ep.last_seen - ep.first_seen
+    ep.report(
+        rule,
+        ctx,
+        status=OPEN if cleared_at is None else CLEARED,
+        summary=(
+            f"{params.field} flat at {flat['start_value']:g} for {format_duration(held)} "
+            f"({flat['count']} points, spread {flat['high'] - flat['low']:g})"
+        ),
+        evidence=[
+            EvidenceItem(
+                "window",
+                ep.anchor,
+                {
+                    "start": iso(ep.first_seen),
+                    "end": iso(ep.last_seen),
+                    "first_event_id": ep.anchor,
+                    "points": flat["count"],
+                    "min": flat["low"],
+                    "max": flat["high"],
+                    "epsilon": params.epsilon,
+                },
+            ),
+            EvidenceItem("series", None, {"points": series.evidence()}),
+        ],
+        values={},
+        cleared_at=cleared_at,
+    )
 
 
 SPEC = KindSpec(

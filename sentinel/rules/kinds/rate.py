@@ -4,8 +4,11 @@ The rate at an event is (value - oldest value in the window) / minutes
 between them, over the points of the last `window` (occurred_at), once the
 window holds `min_points`. Two consecutive points further apart than
 `max_gap` start a new window (and end any episode): a data gap is not a
-slope. One finding per direction per episode; the episode lasts until the
-rate is back within the limit.
+slope. One finding per direction per episode: it opens at the first point
+whose rate is beyond the limit, every further such point updates it (last
+seen, peak rate, points beyond), and it clears at the first point within the
+limit once the window has slid past the last violation (no point beyond for
+one `window`), or at a gap longer than `max_gap`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from typing import Any
 
 from sentinel.rules.conditions import Getter
 from sentinel.rules.kinds._base import (
+    CLEARED,
+    OPEN,
+    Episode,
     KindSpec,
     PassContext,
     Reader,
@@ -71,7 +77,9 @@ def parse(reader: Reader) -> Params | None:
 def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[str, Any]) -> State:
     params: Params = rule.params
     window: deque[Point] = deque((p[0], from_iso(p[1]), p[2]) for p in state.get("points", []))
-    active: dict[str, int] = dict(state.get("active", {}))
+    episodes: dict[str, Episode | None] = {
+        d: Episode.load((state.get("episodes") or {}).get(d)) for d in ("rise", "fall")
+    }
     span, max_gap = params.window, params.max_gap
     for event in events:
         value = read_number(params.get, params.field, event)
@@ -81,7 +89,10 @@ def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[st
         at = event.occurred_at
         if window and max_gap is not None and at - window[-1][1] > max_gap:
             window.clear()
-            active.clear()
+            for direction, ep in episodes.items():  # a data gap ends the episode
+                if ep is not None:
+                    _report(rule, ctx, direction, ep, window, cleared_at=at)
+                    episodes[direction] = None
         window.append((event.id, at, value))
         while at - window[0][1] > span:
             window.popleft()
@@ -96,18 +107,29 @@ def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[st
             ("rise", params.max_rise is not None and rate > params.max_rise),
             ("fall", params.max_fall is not None and rate < -params.max_fall),
         ):
-            if not violated:
-                active.pop(direction, None)
-            elif direction not in active:
-                active[direction] = event.id
-                _fire(rule, ctx, direction, event, value, rate, window)
+            ep = episodes[direction]
+            if violated:
+                if ep is None:
+                    ep = episodes[direction] = _open(
+                        rule, ctx, direction, event, value, rate, window
+                    )
+                ep.hit(event, value, abs(rate), rate_per_minute=round_sig(rate, 4))
+            elif ep is not None:
+                # Clear once the window has slid past the last violation.
+                ep.quiet(event)
+                if at - ep.last_seen >= span:
+                    _report(rule, ctx, direction, ep, window, cleared_at=at)
+                    episodes[direction] = None
+    for direction, ep in episodes.items():
+        if ep is not None and ep.seen:
+            _report(rule, ctx, direction, ep, window)
     return {
         "points": [[p[0], iso(p[1]), p[2]] for p in window],
-        "active": active,
+        "episodes": {d: ep.dump() if ep else None for d, ep in episodes.items()},
     }
 
 
-def _fire(
+def _open(
     rule: Rule,
     ctx: PassContext,
     direction: str,
@@ -115,42 +137,49 @@ def _fire(
     value: float,
     rate: float,
     window: deque[Point],
-) -> None:
+) -> Episode:
     params: Params = rule.params
     first = window[0]
     limit = params.max_rise if direction == "rise" else params.max_fall
     shown = round_sig(rate, 4)
+    trigger = {
+        "direction": direction,
+        "rate_per_minute": shown,
+        "limit_per_minute": limit,
+        **point(event, value),
+        "window_start": {
+            "event_id": first[0],
+            "occurred_at": iso(first[1]),
+            "value": first[2],
+            "role": "window start",
+        },
+        "window": {
+            "start": iso(first[1]),
+            "end": iso(event.occurred_at),
+            "points": len(window),
+            "window_seconds": params.window.total_seconds(),
+        },
+    }
+    values = {"value": value, "rate": shown, "direction": direction, "limit": limit}
+    recommendation = ctx.render(rule, values, event.payload)
+    return Episode(f"rate.{direction}", event.id, first[1], trigger, recommendation)
+
+
+def _report(
+    rule: Rule,
+    ctx: PassContext,
+    direction: str,
+    ep: Episode,
+    window: deque[Point],
+    cleared_at: datetime | None = None,
+) -> None:
+    params: Params = rule.params
+    trigger = ep.trigger
+    limit = trigger["limit_per_minute"]
+    start = trigger["window_start"]
     evidence = [
-        EvidenceItem(
-            "trigger",
-            event.id,
-            {
-                "direction": direction,
-                "rate_per_minute": shown,
-                "limit_per_minute": limit,
-                **point(event, value),
-            },
-        ),
-        EvidenceItem(
-            "point",
-            first[0],
-            {
-                "event_id": first[0],
-                "occurred_at": iso(first[1]),
-                "value": first[2],
-                "role": "window start",
-            },
-        ),
-        EvidenceItem(
-            "window",
-            None,
-            {
-                "start": iso(first[1]),
-                "end": iso(event.occurred_at),
-                "points": len(window),
-                "window_seconds": params.window.total_seconds(),
-            },
-        ),
+        EvidenceItem("point", start["event_id"], start),
+        EvidenceItem("window", None, trigger["window"]),
         EvidenceItem(
             "series",
             None,
@@ -163,17 +192,19 @@ def _fire(
         ),
     ]
     word = "rising" if direction == "rise" else "falling"
-    ctx.find(
+    summary = (
+        f"{params.field} {word} at {abs(trigger['rate_per_minute']):g}/min (limit {limit:g}/min)"
+    )
+    if ep.points > 1 and ep.peak is not None:
+        summary += f"; peak {abs(ep.peak['rate_per_minute']):g}/min, {ep.points} points beyond"
+    ep.report(
         rule,
-        kind=f"rate.{direction}",
-        anchor=event.id,
-        anchor_event_id=event.id,
-        first_seen=first[1],
-        last_seen=event.occurred_at,
-        summary=f"{params.field} {word} at {abs(shown):g}/min (limit {limit:g}/min)",
+        ctx,
+        status=OPEN if cleared_at is None else CLEARED,
+        summary=summary,
         evidence=evidence,
-        values={"value": value, "rate": shown, "direction": direction, "limit": limit},
-        payload=event.payload,
+        values={},
+        cleared_at=cleared_at,
     )
 
 

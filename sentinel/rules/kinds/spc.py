@@ -1,24 +1,60 @@
-"""`spc`: an individuals chart with the Western Electric rules.
+"""`spc`: a control chart on the standardised value z = (value - expected) / sigma.
 
-The baseline is the first `baseline_points` values the rule sees on the
-stream (centre = mean, sigma = mean moving range / 1.128), frozen once
-learned and kept in the rule's state; or `mean` + `sigma` from the rule.
-Baseline points are not themselves tested. Each WE rule and side is an
-episode: it fires once when the rule becomes violated and re-arms when it is
-no longer violated, so one excursion is one finding per WE rule.
+Baselines (`baseline`):
+
+- `frozen` (default): the first `baseline_points` values the rule sees on
+  the stream (centre = mean, sigma = mean moving range / 1.128), learned once
+  and kept; or `mean` + `sigma` given in the rule. Baseline points are not
+  tested.
+- `rolling`: learned from the last `window` (default 1d) of in-control
+  points, kept as per-bucket aggregates (count, sum, moving ranges within the
+  bucket), never raw: at most MAX_BUCKETS buckets, each of the smallest size
+  in BUCKET_SIZES that fits (1d: 2-minute buckets). Centre = median of the
+  bucket means; sigma = the larger of the pooled moving-range sigma (buckets
+  whose mean moving range is over four times the median left out) and
+  1.4826 × the MAD of the bucket means. The bucket a point falls in does not
+  take part in testing it. Points inside an open excursion are left out, so
+  an excursion never teaches the baseline that it is normal. Testing starts
+  once the window holds `baseline_points` points.
+- `seasonal: hour_of_day | day_of_week` (with `rolling`): the expected value
+  at a time is the median of the bucket means at the same time of day (or of
+  the week, UTC) on the other days (weeks) in the window, so a daily cycle or
+  a batch job at a fixed hour is normal; sigma as above, its MAD part over
+  those same-time buckets. A time of day the window has not seen yet is not
+  tested.
+
+Charts (`chart`):
+
+- `shewhart` (default): the Western Electric rules in `rules` (default all).
+- `ewma`: the exponentially weighted mean of z, `lambda` (default 0.2),
+  beyond `L` (default 3) times its standard deviation.
+- `cusum`: the tabular CUSUM of z with allowance `k` (default 0.5) and
+  decision interval `h` (default 5); each sum is capped at 2h so a chart
+  that signalled comes back within about h / k points of the process.
+
+Episodes: one excursion is one finding, whichever rules fire. It opens at
+the first violation and closes after `clear_after` (default 8 points, or a
+duration) back inside the control limits (|z| <= 3) with no rule violated;
+meanwhile every violation updates the finding.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
+import statistics
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from sentinel.rules.conditions import Getter
+from sentinel.rules.durations import parse_duration
 from sentinel.rules.kinds._base import (
+    CLEARED,
+    OPEN,
+    Episode,
     KindSpec,
     PassContext,
     Reader,
@@ -32,6 +68,7 @@ from sentinel.rules.model import Event, EvidenceItem
 from sentinel.rules.rule import Rule
 
 D2 = 1.128  # d2 for moving ranges of two
+MAD_SIGMA = 1.4826  # MAD -> sigma for a normal distribution
 TESTS = ("WE1", "WE2", "WE3", "WE4")
 # WE rule -> (window, points needed in it, |z| beyond which a point counts)
 _PATTERNS = {"WE1": (1, 1, 3.0), "WE2": (3, 2, 2.0), "WE3": (5, 4, 1.0), "WE4": (8, 8, 0.0)}
@@ -40,8 +77,18 @@ _TEXT = {
     "WE2": "2 of 3 points beyond 2σ on one side",
     "WE3": "4 of 5 points beyond 1σ on one side",
     "WE4": "8 points in a row on one side of the centre",
+    "EWMA": "EWMA beyond its control limit",
+    "CUSUM": "CUSUM beyond its decision interval",
 }
 RECENT = 8
+CHARTS = ("shewhart", "ewma", "cusum")
+BASELINES = ("frozen", "rolling")
+SEASONS: Final = {"none": None, "hour_of_day": 86_400, "day_of_week": 604_800}
+DEFAULT_CLEAR_AFTER = 8  # points: one WE4 run
+DEFAULT_WINDOW = 86_400.0
+MAX_BUCKETS = 720
+# Every size divides a day, so buckets line up with hours and days.
+BUCKET_SIZES = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 14_400, 21_600, 43_200, 86_400)
 
 
 @dataclass(frozen=True)
@@ -52,6 +99,28 @@ class Params:
     mean: float | None
     sigma: float | None
     tests: tuple[str, ...]
+    chart: str
+    rolling: bool
+    window: float  # seconds (rolling)
+    bucket: int  # seconds (rolling)
+    season: int | None  # seconds: a day or a week (seasonal)
+    lam: float
+    limit_l: float
+    k: float
+    h: float
+    clear_points: int | None
+    clear_seconds: float | None
+
+    def describe(self) -> dict[str, Any]:
+        if not self.rolling:
+            return {"mode": "frozen" if self.sigma is None else "given"}
+        seasonal = next(name for name, period in SEASONS.items() if period == self.season)
+        return {
+            "mode": "rolling",
+            "window_seconds": self.window,
+            "bucket_seconds": self.bucket,
+            "seasonal": seasonal,
+        }
 
 
 def parse(reader: Reader) -> Params | None:
@@ -63,8 +132,25 @@ def parse(reader: Reader) -> Params | None:
         reader.issue("'mean' and 'sigma' go together")
     if reader.has("mean") and reader.has("baseline_points"):
         reader.issue("give either baseline_points or mean + sigma, not both")
+    baseline = _choice(reader, "baseline", BASELINES, "frozen")
+    chart = _choice(reader, "chart", CHARTS, "shewhart")
+    seasonal = _choice(reader, "seasonal", tuple(SEASONS), "none")
+    rolling = baseline == "rolling"
+    window = reader.duration("window")
+    if rolling and reader.has("mean"):
+        reader.issue("a rolling baseline is learned: it takes no mean + sigma")
+    if not rolling and reader.has("window"):
+        reader.issue("window applies only to baseline: rolling")
+    if not rolling and seasonal not in (None, "none"):
+        reader.issue("seasonal needs baseline: rolling")
+    season = SEASONS.get(seasonal or "none")
+    span = window if window is not None else DEFAULT_WINDOW
+    if season is not None and span < 2 * season:
+        reader.issue(f"seasonal: {seasonal} needs a window of at least two periods")
     tests: tuple[str, ...] = TESTS
     if reader.has("rules"):
+        if chart != "shewhart":
+            reader.issue("rules (WE1…WE4) apply only to chart: shewhart")
         chosen = reader.raw["rules"]
         if isinstance(chosen, str):
             chosen = [chosen]
@@ -77,22 +163,164 @@ def parse(reader: Reader) -> Params | None:
                     f"unknown SPC rule(s) {', '.join(unknown)} (one of {', '.join(TESTS)})"
                 )
             tests = tuple(t for t in TESTS if t in chosen)
-    if reader.issues or get is None or points is None:
+    lam = reader.number("lambda", positive=True)
+    if lam is not None and lam > 1:
+        reader.issue(f"lambda must be at most 1, not {lam:g}")
+    limit_l = reader.number("L", positive=True)
+    k = reader.number("k")
+    if k is not None and k < 0:
+        reader.issue(f"k must not be negative, not {k:g}")
+    h = reader.number("h", positive=True)
+    for key, wanted in (("lambda", "ewma"), ("L", "ewma"), ("k", "cusum"), ("h", "cusum")):
+        if reader.has(key) and chart != wanted:
+            reader.issue(f"{key} applies only to chart: {wanted}")
+    clear_points, clear_seconds = _clear_after(reader)
+    if reader.issues or get is None or points is None or chart is None:
         return None
-    return Params(reader.raw["field"], get, points, mean, sigma, tests)
+    return Params(
+        field=reader.raw["field"],
+        get=get,
+        baseline_points=points,
+        mean=mean,
+        sigma=sigma,
+        tests=tests,
+        chart=chart,
+        rolling=rolling,
+        window=span,
+        bucket=next((b for b in BUCKET_SIZES if span / b <= MAX_BUCKETS), BUCKET_SIZES[-1]),
+        season=season,
+        lam=lam if lam is not None else 0.2,
+        limit_l=limit_l if limit_l is not None else 3.0,
+        k=k if k is not None else 0.5,
+        h=h if h is not None else 5.0,
+        clear_points=clear_points,
+        clear_seconds=clear_seconds,
+    )
+
+
+def _choice(reader: Reader, key: str, options: tuple[str, ...], default: str) -> str | None:
+    if not reader.has(key):
+        return default
+    value = reader.raw[key]
+    if value not in options:
+        reader.issue(f"{key} must be one of {', '.join(options)}, not {value!r}")
+        return None
+    return str(value)
+
+
+def _clear_after(reader: Reader) -> tuple[int | None, float | None]:
+    """`clear_after`: a whole number of points, or a duration ("10m")."""
+    if not reader.has("clear_after"):
+        return DEFAULT_CLEAR_AFTER, None
+    value = reader.raw["clear_after"]
+    if type(value) is int:
+        if value < 1:
+            reader.issue(f"clear_after must be at least 1 point, not {value!r}")
+        return value, None
+    if isinstance(value, str) and not value.strip().isdigit():
+        try:
+            seconds = parse_duration(value).total_seconds()
+        except ValueError as exc:
+            reader.issue(f"clear_after: {exc}")
+            return None, None
+        if seconds > 0:
+            return None, seconds
+    reader.issue(f"clear_after must be a whole number of points or a duration, not {value!r}")
+    return None, None
+
+
+# -- baselines ------------------------------------------------------------------
+
+
+class Rolling:
+    """The in-control points of the last `window`, as per-bucket aggregates:
+    {bucket start (epoch seconds): [n, sum, moving-range sum, moving ranges]},
+    moving ranges only between consecutive points of one bucket."""
+
+    def __init__(self, params: Params, saved: Mapping[str, Any] | None) -> None:
+        self.params = params
+        saved = saved or {}
+        self.buckets: dict[int, list[float]] = {int(b[0]): list(b[1:]) for b in saved.get("b", [])}
+        last = saved.get("last")
+        self.last: tuple[int, float] | None = (int(last[0]), last[1]) if last else None
+        self._for: int | None = None  # the bucket the cache is for
+        self._cache: tuple[float, float, int] | None = None
+
+    def dump(self) -> dict[str, Any]:
+        buckets = [[start, *agg] for start, agg in sorted(self.buckets.items())]
+        return {"b": buckets, "last": list(self.last) if self.last else None}
+
+    def _bucket(self, at: datetime) -> int:
+        return int(at.timestamp()) // self.params.bucket * self.params.bucket
+
+    def expected(self, at: datetime) -> tuple[float, float, int] | None:
+        """(centre, sigma, points) for a point at `at`, from the buckets
+        before its own; None while there is too little to go on."""
+        current = self._bucket(at)
+        if current != self._for:
+            self._for = current
+            oldest = current - self.params.window
+            for start in [s for s in self.buckets if s <= oldest]:
+                del self.buckets[start]
+            self._cache = self._compute(current)
+        return self._cache
+
+    def _compute(self, current: int) -> tuple[float, float, int] | None:
+        prior = [(s, agg) for s, agg in self.buckets.items() if s != current]
+        points = sum(int(agg[0]) for _, agg in prior)
+        if points < self.params.baseline_points:
+            return None
+        period = self.params.season
+        same = prior if period is None else [p for p in prior if p[0] % period == current % period]
+        if not same:
+            return None
+        means = [agg[1] / agg[0] for _, agg in same]
+        centre = statistics.median(means)
+        mad = statistics.median(abs(m - centre) for m in means) * MAD_SIGMA if len(means) > 2 else 0
+        ranged = [agg for _, agg in prior if agg[3]]
+        mr = 0.0
+        if ranged:
+            typical = statistics.median(agg[2] / agg[3] for agg in ranged)
+            kept = [agg for agg in ranged if agg[2] / agg[3] <= 4 * typical] or ranged
+            mr = sum(a[2] for a in kept) / sum(a[3] for a in kept) / D2
+        return centre, max(mr, mad), points
+
+    def add(self, at: datetime, value: float) -> None:
+        start = self._bucket(at)
+        agg = self.buckets.setdefault(start, [0, 0.0, 0.0, 0])
+        agg[0] += 1
+        agg[1] += value
+        if self.last is not None and self.last[0] == start:
+            agg[2] += abs(value - self.last[1])
+            agg[3] += 1
+        self.last = (start, value)
+
+    def gap(self) -> None:
+        """An excursion left points out: no moving range across it."""
+        self.last = None
+
+
+# -- the detector ---------------------------------------------------------------
 
 
 def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[str, Any]) -> State:
     params: Params = rule.params
-    baseline: dict[str, Any] | None = state.get("baseline")
-    if baseline is None and params.sigma is not None:
-        baseline = {"mean": params.mean, "sigma": params.sigma, "n": None, "given": True}
+    frozen: dict[str, Any] | None = state.get("baseline")
+    if frozen is None and params.sigma is not None:
+        frozen = {"mean": params.mean, "sigma": params.sigma, "n": None, "given": True}
     learning: list[list[Any]] = list(state.get("learning", []))
-    # (event id, occurred_at, value, z) of the newest points, oldest first
+    rolling = Rolling(params, state.get("rolling")) if params.rolling else None
+    # (event id, occurred_at, value, z) of the newest tested points, oldest first
     recent: deque[tuple[int, datetime, float, float]] = deque(
         ((p[0], from_iso(p[1]), p[2], p[3]) for p in state.get("recent", [])), maxlen=RECENT
     )
-    active: dict[str, int] = dict(state.get("active", {}))
+    chart: dict[str, float] = dict(state.get("chart", {}))
+    ep = Episode.load(state.get("episode"))
+    saved = state.get("seen") or {}
+    # the baseline at the newest tested point: (expected, sigma, n)
+    seen: tuple[float, float, int | None] | None = (
+        (saved["expected"], saved["sigma"], saved["n"]) if saved else None
+    )
     degenerate_reported = False
     patterns = [(test, *_PATTERNS[test]) for test in params.tests]
     for event in events:
@@ -100,43 +328,107 @@ def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[st
         if isinstance(value, str):
             ctx.problem(rule, event.id, value)
             continue
-        if baseline is None:
-            learning.append([event.id, iso(event.occurred_at), value])
-            if len(learning) >= params.baseline_points:
-                baseline = _learn(learning)
-                learning = []
-            continue
-        if baseline["sigma"] <= 0:
-            if not degenerate_reported:
-                ctx.problem(rule, None, "baseline has no spread (sigma 0): WE rules skipped")
-                degenerate_reported = True
-            continue
-        z = (value - baseline["mean"]) / baseline["sigma"]
-        recent.append((event.id, event.occurred_at, value, z))
-        for test, size, needed, limit in patterns:
-            if -limit <= z <= limit and not (active and _is_active(active, test)):
-                # A pattern that holds without its newest point held one point
-                # earlier too, so it would already be active: nothing to do.
+        at = event.occurred_at
+        if rolling is not None:
+            got = rolling.expected(at)
+            if got is None:
+                rolling.add(at, value)
                 continue
-            violated = _violated(recent, size, needed, limit)
-            for side in violated:
-                key = f"{test}{side}"
-                if key not in active:
-                    active[key] = event.id
-                    _fire(rule, ctx, test, side, event, value, z, baseline, recent)
-            for side in "+-":
-                if side not in violated:
-                    active.pop(f"{test}{side}", None)
-    return {
-        "baseline": baseline if baseline is not None and not baseline.get("given") else None,
+            centre, sigma, n = got
+        else:
+            if frozen is None:
+                learning.append([event.id, iso(at), value])
+                if len(learning) >= params.baseline_points:
+                    frozen = _learn(learning)
+                    learning = []
+                continue
+            centre, sigma, n = frozen["mean"], frozen["sigma"], frozen["n"]
+        if sigma <= 0:
+            if not degenerate_reported:
+                ctx.problem(rule, None, "baseline has no spread (sigma 0): points not tested")
+                degenerate_reported = True
+            if rolling is not None:
+                rolling.add(at, value)
+            continue
+        z = (value - centre) / sigma
+        recent.append((event.id, at, value, z))
+        if params.chart == "shewhart":
+            fired = _we(patterns, recent, z, ep is not None)
+        else:
+            fired = _chart(params, chart, z)
+        seen = (centre, sigma, n)
+        if fired:
+            if ep is None:
+                ep = _open(rule, ctx, event, value, z, centre, sigma, fired, recent)
+                if rolling is not None:
+                    rolling.gap()
+            ep.hit(event, value, abs(z), fired, z=round(z, 3))
+        elif ep is not None:
+            if abs(z) <= 3.0:
+                ep.quiet(event)
+                if (params.clear_points is not None and ep.calm >= params.clear_points) or (
+                    params.clear_seconds is not None and ep.calm_for(event) >= params.clear_seconds
+                ):
+                    _report(rule, ctx, ep, frozen, _seen(seen), recent, cleared_at=at)
+                    ep = None
+            else:
+                ep.unsettled()
+        elif rolling is not None:
+            rolling.add(at, value)
+    if ep is not None and ep.seen:
+        _report(rule, ctx, ep, frozen, _seen(seen), recent)
+    out: State = {
         "learning": learning,
         "recent": [[i, iso(at), v, z] for i, at, v, z in recent],
-        "active": active,
+        "chart": chart,
+        "episode": ep.dump() if ep is not None else None,
+        "seen": _seen(seen),
     }
+    if rolling is not None:
+        out["rolling"] = rolling.dump()
+    else:
+        out["baseline"] = frozen if frozen is not None and not frozen.get("given") else None
+    return out
 
 
-def _is_active(active: Mapping[str, int], test: str) -> bool:
-    return f"{test}+" in active or f"{test}-" in active
+def _seen(seen: tuple[float, float, int | None] | None) -> dict[str, Any]:
+    if seen is None:
+        return {}
+    return {"expected": seen[0], "sigma": seen[1], "n": seen[2]}
+
+
+def _we(
+    patterns: list[tuple[str, int, int, float]],
+    recent: deque[tuple[int, datetime, float, float]],
+    z: float,
+    open_: bool,
+) -> list[str]:
+    """The WE rules (with side) that hold at the newest point."""
+    fired: list[str] = []
+    zs: list[float] | None = None
+    for test, size, needed, limit in patterns:
+        if not open_ and -limit <= z <= limit:
+            # A pattern that holds without its newest point held one point
+            # earlier too, and would have opened the episode then.
+            continue
+        if zs is None:
+            zs = [p[3] for p in recent]
+        fired.extend(f"{test}{side}" for side in _violated(zs, size, needed, limit))
+    return fired
+
+
+def _chart(params: Params, chart: dict[str, float], z: float) -> list[str]:
+    """Advance the EWMA or CUSUM statistic by z; the sides beyond its limit."""
+    if params.chart == "ewma":
+        lam = params.lam
+        e = chart["e"] = lam * z + (1 - lam) * chart.get("e", 0.0)
+        t = chart["t"] = min(chart.get("t", 0.0) + 1, 10_000.0)
+        limit = params.limit_l * math.sqrt(lam / (2 - lam) * (1 - (1 - lam) ** (2 * t)))
+        return ["EWMA+"] if e > limit else ["EWMA-"] if e < -limit else []
+    cap = 2 * params.h
+    up = chart["up"] = min(cap, max(0.0, chart.get("up", 0.0) + z - params.k))
+    down = chart["down"] = min(cap, max(0.0, chart.get("down", 0.0) - z - params.k))
+    return (["CUSUM+"] if up > params.h else []) + (["CUSUM-"] if down > params.h else [])
 
 
 def _learn(points: list[list[Any]]) -> dict[str, Any]:
@@ -155,16 +447,13 @@ def _learn(points: list[list[Any]]) -> dict[str, Any]:
     }
 
 
-def _violated(
-    recent: deque[tuple[int, datetime, float, float]], size: int, needed: int, limit: float
-) -> str:
+def _violated(zs: list[float], size: int, needed: int, limit: float) -> str:
     """The sides ("+", "-") on which `needed` of the newest `size` points lie
     beyond `limit` sigmas."""
-    if len(recent) < needed:
+    if len(zs) < needed:
         return ""
     high = low = 0
-    for point in list(recent)[-size:]:
-        z = point[3]
+    for z in zs[-size:]:
         if z > limit:
             high += 1
         elif z < -limit:
@@ -172,71 +461,126 @@ def _violated(
     return ("+" if high >= needed else "") + ("-" if low >= needed else "")
 
 
-def _fire(
+def _test_name(fired: str) -> str:
+    return fired.rstrip("+-")
+
+
+def _open(
     rule: Rule,
     ctx: PassContext,
-    test: str,
-    side: str,
     event: Event,
     value: float,
     z: float,
-    baseline: Mapping[str, Any],
+    centre: float,
+    sigma: float,
+    fired: list[str],
     recent: deque[tuple[int, datetime, float, float]],
+) -> Episode:
+    first = fired[0]
+    test = _test_name(first)
+    size = _PATTERNS[test][0] if test in _PATTERNS else 1
+    window = list(recent)[-size:]
+    trigger = {
+        "test": test,
+        "description": _TEXT[test],
+        "side": "above" if first.endswith("+") else "below",
+        "event_id": event.id,
+        "occurred_at": iso(event.occurred_at),
+        "value": value,
+        "z": round(z, 3),
+        "expected": round_sig(centre),
+        "sigma": round_sig(sigma),
+        "points": [
+            {"event_id": p[0], "occurred_at": iso(p[1]), "value": p[2], "z": round(p[3], 3)}
+            for p in window
+        ],
+    }
+    values = {
+        "value": value,
+        "z": round(z, 2),
+        "mean": round_sig(centre),
+        "sigma": round_sig(sigma),
+        "test": test,
+        "expected": round_sig(centre),
+    }
+    recommendation = ctx.render(rule, values, event.payload)
+    return Episode("spc", event.id, window[0][1], trigger, recommendation)
+
+
+def _report(
+    rule: Rule,
+    ctx: PassContext,
+    ep: Episode,
+    frozen: Mapping[str, Any] | None,
+    seen: Mapping[str, Any],
+    recent: deque[tuple[int, datetime, float, float]],
+    cleared_at: datetime | None = None,
 ) -> None:
     params: Params = rule.params
-    size = _PATTERNS[test][0]
-    window = list(recent)[-size:]
-    first_at = window[0][1]
-    where = "above" if side == "+" else "below"
+    trigger = ep.trigger
+    peak = ep.peak or {}
+    tests = sorted({_test_name(f) for f in ep.rules}, key=lambda t: (len(t), t))
+    sides = sorted({"above" if f.endswith("+") else "below" for f in ep.rules})
+    shown = {k: round_sig(v) if isinstance(v, float) else v for k, v in seen.items()}
+    baseline = {**params.describe(), **shown}
+    if not params.rolling and frozen is not None:
+        baseline.update({k: v for k, v in frozen.items() if k != "given"})
+    else:
+        baseline["mean"] = shown.get("expected")
+    summary = (
+        f"{params.field} {', '.join(tests)} ({' and '.join(sides)} centre): "
+        f"{trigger['value']:g} at z={trigger['z']:+.2f}"
+    )
+    if ep.points > 1:
+        summary += f"; peak {peak.get('value', 0):g} at z={peak.get('z', 0):+.2f}"
+        summary += f", {ep.points} points beyond"
     evidence = [
+        *(EvidenceItem("point", p["event_id"], p) for p in trigger["points"]),
         EvidenceItem(
-            "trigger",
-            event.id,
+            "series",
+            None,
             {
-                "test": test,
-                "description": _TEXT[test],
-                "side": where,
-                "event_id": event.id,
-                "occurred_at": iso(event.occurred_at),
-                "value": value,
-                "z": round(z, 3),
+                "points": [
+                    {"event_id": i, "occurred_at": iso(at), "value": v, "z": round(z, 3)}
+                    for i, at, v, z in recent
+                ]
             },
         ),
-        *(
-            EvidenceItem(
-                "point",
-                p[0],
-                {"event_id": p[0], "occurred_at": iso(p[1]), "value": p[2], "z": round(p[3], 3)},
-            )
-            for p in window
-        ),
-        EvidenceItem("baseline", None, {k: v for k, v in baseline.items() if k != "given"}),
+        EvidenceItem("baseline", None, baseline),
     ]
-    ctx.find(
+    ep.report(
         rule,
-        kind=f"spc.{test}",
-        anchor=event.id,
-        anchor_event_id=event.id,
-        first_seen=first_at,
-        last_seen=event.occurred_at,
-        summary=(f"{params.field} {test} ({_TEXT[test]}, {where} centre): {value:g} at z={z:+.2f}"),
+        ctx,
+        status=OPEN if cleared_at is None else CLEARED,
+        summary=summary,
         evidence=evidence,
-        values={
-            "value": value,
-            "z": round(z, 2),
-            "mean": round_sig(baseline["mean"]),
-            "sigma": round_sig(baseline["sigma"]),
-            "test": test,
-        },
-        payload=event.payload,
+        values={},
+        cleared_at=cleared_at,
     )
 
 
 SPEC = KindSpec(
     name="spc",
-    keys=frozenset({"field", "baseline_points", "mean", "sigma", "rules"}),
+    keys=frozenset(
+        {
+            "field",
+            "baseline_points",
+            "mean",
+            "sigma",
+            "rules",
+            "baseline",
+            "window",
+            "seasonal",
+            "chart",
+            "lambda",
+            "L",
+            "k",
+            "h",
+            "clear_after",
+        }
+    ),
     required=frozenset({"field"}),
-    supplies=frozenset({"value", "field", "z", "mean", "sigma", "test"}),
+    supplies=frozenset({"value", "field", "z", "mean", "sigma", "test", "expected"}),
     parse=parse,
     run=run,
 )

@@ -4,20 +4,27 @@ An episode starts at the first event beyond the limit (its anchor) and closes
 only when the value crosses the clear level (`clear_below` for `above`,
 `clear_above` for `below`; the limit itself by default), so a value
 oscillating between the clear level and the limit stays one episode. With
-`for`, the value must stay beyond the limit that long (occurred_at) before
-the episode fires; falling back inside the limit first cancels it.
+`for` (on-delay), the value must stay beyond the limit that long (occurred_at)
+before the episode fires; falling back inside the limit first cancels it.
+With `keep_for` (off-delay, like Prometheus' keep_firing_for), the value must
+stay past the clear level that long before the episode closes; a point back
+beyond the limit meanwhile continues the same episode. While open, every
+point beyond updates the finding (last_seen, peak, points beyond).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sentinel.rules.conditions import Getter
 from sentinel.rules.durations import format_duration
 from sentinel.rules.kinds._base import (
+    CLEARED,
+    OPEN,
+    Episode,
     KindSpec,
     PassContext,
     Reader,
@@ -46,7 +53,8 @@ class Params:
     field: str
     get: Getter
     sides: tuple[Side, ...]
-    hold: timedelta | None
+    hold: float | None  # seconds: the on-delay (`for`)
+    keep: float | None  # seconds: the off-delay (`keep_for`)
 
 
 def parse(reader: Reader) -> Params | None:
@@ -56,6 +64,7 @@ def parse(reader: Reader) -> Params | None:
     clear_below = reader.number("clear_below")
     clear_above = reader.number("clear_above")
     hold = reader.duration("for")
+    keep = reader.duration("keep_for")
     if not reader.has("above") and not reader.has("below"):
         reader.issue("needs 'above' and/or 'below'")
     if clear_below is not None:
@@ -81,12 +90,16 @@ def parse(reader: Reader) -> Params | None:
         field=reader.raw["field"],
         get=get,
         sides=tuple(sides),
-        hold=timedelta(seconds=hold) if hold is not None else None,
+        hold=hold,
+        keep=keep,
     )
 
 
-class _Episode:
-    __slots__ = ("anchor", "anchor_at", "anchor_value", "phase")
+class _Side:
+    """One side's state: idle, pending (an on-delay running from `anchor`)
+    or active (an open episode)."""
+
+    __slots__ = ("anchor", "anchor_at", "anchor_value", "episode", "phase")
 
     def __init__(self, saved: Mapping[str, Any] | None) -> None:
         saved = saved or {}
@@ -95,6 +108,7 @@ class _Episode:
         at = saved.get("anchor_at")
         self.anchor_at: datetime | None = from_iso(at) if at else None
         self.anchor_value: float | None = saved.get("anchor_value")
+        self.episode = Episode.load(saved.get("episode"))
 
     def dump(self) -> dict[str, Any]:
         return {
@@ -102,80 +116,104 @@ class _Episode:
             "anchor": self.anchor,
             "anchor_at": iso(self.anchor_at) if self.anchor_at else None,
             "anchor_value": self.anchor_value,
+            "episode": self.episode.dump() if self.episode else None,
         }
 
 
 def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[str, Any]) -> State:
     params: Params = rule.params
-    episodes = [(side, _Episode(state.get(side.name))) for side in params.sides]
+    sides = [(side, _Side(state.get(side.name))) for side in params.sides]
     series = Series(state.get("series"))
-    hold = params.hold
+    hold, keep = params.hold, params.keep
     for event in events:
         value = read_number(params.get, params.field, event)
         if isinstance(value, str):
             ctx.problem(rule, event.id, value)
             continue
         series.add(event, value)
-        for side, ep in episodes:
+        for side, st in sides:
             if side.name == "above":
                 beyond, cleared = value > side.limit, value < side.clear
             else:
                 beyond, cleared = value < side.limit, value > side.clear
-            if ep.phase == ACTIVE:
-                if cleared:
-                    ep.phase = IDLE
+            ep = st.episode
+            if ep is not None:
+                if beyond:
+                    ep.hit(event, value, abs(value - side.limit))
+                elif not cleared:
+                    ep.unsettled()  # inside the hysteresis band
+                else:
+                    ep.quiet(event)
+                    if keep is None or ep.calm_for(event) >= keep:
+                        _report(rule, ctx, side, ep, series, cleared_at=event.occurred_at)
+                        st.episode, st.phase = None, IDLE
                 continue
             if not beyond:
-                ep.phase = IDLE  # an on-delay that did not hold is cancelled
+                st.phase = IDLE  # an on-delay that did not hold is cancelled
                 continue
-            if ep.phase == IDLE:
-                ep.phase, ep.anchor, ep.anchor_at = PENDING, event.id, event.occurred_at
-                ep.anchor_value = value
-            assert ep.anchor_at is not None
-            if hold is None or event.occurred_at - ep.anchor_at >= hold:
-                ep.phase = ACTIVE
-                _fire(rule, ctx, side, ep, event, value, hold, series)
-    return {**{side.name: ep.dump() for side, ep in episodes}, "series": series.dump()}
+            if st.phase == IDLE:
+                st.phase, st.anchor, st.anchor_at = PENDING, event.id, event.occurred_at
+                st.anchor_value = value
+            assert st.anchor_at is not None and st.anchor is not None
+            if hold is None or (event.occurred_at - st.anchor_at).total_seconds() >= hold:
+                st.phase = ACTIVE
+                st.episode = _open(rule, ctx, side, st, event, value)
+    for side, st in sides:
+        if st.episode is not None and st.episode.seen:
+            _report(rule, ctx, side, st.episode, series)
+    return {**{side.name: st.dump() for side, st in sides}, "series": series.dump()}
 
 
-def _fire(
+def _open(
+    rule: Rule, ctx: PassContext, side: Side, st: _Side, event: Event, value: float
+) -> Episode:
+    params: Params = rule.params
+    assert st.anchor is not None and st.anchor_at is not None
+    trigger = {
+        "direction": side.name,
+        "limit": side.limit,
+        "clear": side.clear,
+        "field": params.field,
+        **point(event, value),
+    }
+    if params.hold is not None:
+        trigger["anchor_value"] = st.anchor_value
+    values = {"value": value, "limit": side.limit, "direction": side.name}
+    ep = Episode(
+        f"threshold.{side.name}",
+        st.anchor,
+        st.anchor_at,
+        trigger,
+        ctx.render(rule, values, event.payload),
+    )
+    ep.hit(event, value, abs(value - side.limit))
+    return ep
+
+
+def _report(
     rule: Rule,
     ctx: PassContext,
     side: Side,
-    ep: _Episode,
-    event: Event,
-    value: float,
-    hold: timedelta | None,
+    ep: Episode,
     series: Series,
+    cleared_at: datetime | None = None,
 ) -> None:
     params: Params = rule.params
-    assert ep.anchor_at is not None
-    word = "above" if side.name == "above" else "below"
-    evidence = [
-        EvidenceItem(
-            "trigger",
-            event.id,
-            {
-                "direction": side.name,
-                "limit": side.limit,
-                "clear": side.clear,
-                "field": params.field,
-                **point(event, value),
-            },
-        )
-    ]
-    summary = f"{params.field} {word} {side.limit:g}: {value:g}"
-    evidence.append(EvidenceItem("series", None, {"points": series.evidence()}))
-    if hold is not None:
-        held = event.occurred_at - ep.anchor_at
+    trigger = ep.trigger
+    assert ep.peak is not None
+    summary = f"{params.field} {side.name} {side.limit:g}: {trigger['value']:g}"
+    evidence = [EvidenceItem("series", None, {"points": series.evidence()})]
+    if params.hold is not None:
+        end = from_iso(trigger["occurred_at"])
+        held = end - ep.first_seen
         evidence.append(
             EvidenceItem(
                 "point",
                 ep.anchor,
                 {
                     "event_id": ep.anchor,
-                    "value": ep.anchor_value,
-                    "occurred_at": iso(ep.anchor_at),
+                    "value": trigger.get("anchor_value"),
+                    "occurred_at": iso(ep.first_seen),
                     "role": "anchor",
                 },
             )
@@ -185,31 +223,30 @@ def _fire(
                 "window",
                 None,
                 {
-                    "start": iso(ep.anchor_at),
-                    "end": iso(event.occurred_at),
+                    "start": iso(ep.first_seen),
+                    "end": trigger["occurred_at"],
                     "held_seconds": held.total_seconds(),
-                    "for_seconds": hold.total_seconds(),
+                    "for_seconds": params.hold,
                 },
             )
         )
         summary += f" for {format_duration(held)}"
-    ctx.find(
+    if ep.points > 1:
+        summary += f"; peak {ep.peak['value']:g}, {ep.points} points beyond"
+    ep.report(
         rule,
-        kind=f"threshold.{side.name}",
-        anchor=ep.anchor,
-        anchor_event_id=ep.anchor,
-        first_seen=ep.anchor_at,
-        last_seen=event.occurred_at,
+        ctx,
+        status=OPEN if cleared_at is None else CLEARED,
         summary=summary,
         evidence=evidence,
-        values={"value": value, "limit": side.limit, "direction": side.name},
-        payload=event.payload,
+        values={"value": trigger["value"], "limit": side.limit, "direction": side.name},
+        cleared_at=cleared_at,
     )
 
 
 SPEC = KindSpec(
     name="threshold",
-    keys=frozenset({"field", "above", "below", "clear_below", "clear_above", "for"}),
+    keys=frozenset({"field", "above", "below", "clear_below", "clear_above", "for", "keep_for"}),
     required=frozenset({"field"}),
     supplies=frozenset({"value", "field", "limit", "direction"}),
     parse=parse,
