@@ -11,7 +11,7 @@ from psycopg.types.json import Jsonb
 
 from sentinel.db import queries
 from sentinel.rules.model import Finding
-from sentinel.worker.models import Counts
+from sentinel.findings.models import Counts
 
 SQL = queries.beside(__file__)
 
