@@ -17,17 +17,27 @@ TEMPLATE = f"sentinel_template_{os.getpid()}"
 _counter = itertools.count()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        pg.mode()
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
 def pytest_report_header(config: pytest.Config) -> str:
-    return "database: " + (
-        "SENTINEL_TEST_DATABASE_URL"
-        if os.environ.get("SENTINEL_TEST_DATABASE_URL")
-        else "testcontainers or embedded (chosen at first use)"
-    )
+    mode = pg.mode()
+    if mode == "auto":
+        return "database: " + (
+            f"{pg.URL_VARIABLE}"
+            if os.environ.get(pg.URL_VARIABLE)
+            else "testcontainers or embedded (chosen at first use)"
+        )
+    return f"database: {pg.MODE_VARIABLE}={mode}"
 
 
 @pytest.fixture(scope="session")
 def pg_server(request: pytest.FixtureRequest) -> Iterator[pg.Server]:
-    choice = pg.choose(os.environ.get("SENTINEL_TEST_DATABASE_URL"))
+    choice = pg.choose(os.environ.get(pg.URL_VARIABLE), mode=pg.mode())
     if choice.note:
         _say(request.config, choice.note)
     try:
@@ -50,8 +60,8 @@ def _say(config: pytest.Config, line: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def template_db(pg_server: pg.Server) -> Iterator[str]:
-    print(f"\nPostgres {pg_server.version()} ({pg_server.kind})")
+def template_db(pg_server: pg.Server, request: pytest.FixtureRequest) -> Iterator[str]:
+    _say(request.config, f"tests: Postgres {pg_server.version()} ({pg_server.kind})")
     pg_server.drop_database(TEMPLATE)
     url = pg_server.create_database(TEMPLATE)
     migrate.upgrade(url)

@@ -1,19 +1,30 @@
 """Real Postgres servers for the tests: an external URL, a testcontainers
-container, or an embedded server from the wheel, in that order.
+container, or an embedded server from the wheel.
 
-A Docker engine that answers but cannot start the container (no registry to
-pull the image or ryuk from, a refused run, a wait that times out) falls back
-to the embedded server, with one line saying why (`choose`)."""
+SENTINEL_TEST_DATABASE chooses (`mode`): `auto` (the default) takes
+SENTINEL_TEST_DATABASE_URL if set, else a container when a Docker engine
+answers, else the embedded server; `url`, `testcontainers` and `embedded`
+insist on one. In `auto`, a Docker engine that answers but cannot start the
+container (no registry to pull the image from, a refused run, a wait that
+times out) falls back to the embedded server, with one line saying why
+(`choose`); in `testcontainers` that is an error.
+
+Containers carry the label `sentinel.tests` (the host and pid of the session
+that started them): a session removes its own at the end, and any whose
+session is gone when it starts, so none outlives a killed run even without
+testcontainers' Ryuk reaper (whose image needs a registry: Ryuk is disabled
+when its image is not present)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,25 +126,115 @@ def docker_answers() -> bool:
         return False
 
 
+MODE_VARIABLE = "SENTINEL_TEST_DATABASE"
+MODES = ("auto", "embedded", "testcontainers", "url")
+URL_VARIABLE = "SENTINEL_TEST_DATABASE_URL"
 IMAGE_VARIABLE = "SENTINEL_TEST_POSTGRES_IMAGE"
 DEFAULT_IMAGE = "postgres:17-alpine"
+LABEL = "sentinel.tests"  # value: host:pid of the session that started it
+START_TIMEOUT = 120  # seconds for the container to answer
+
+
+def mode(environ: dict[str, str] | os._Environ[str] = os.environ) -> str:
+    """SENTINEL_TEST_DATABASE, checked; `auto` when unset."""
+    value = (environ.get(MODE_VARIABLE) or "auto").strip().lower()
+    if value not in MODES:
+        raise ValueError(
+            f"{MODE_VARIABLE}={environ.get(MODE_VARIABLE)!r}: expected one of {', '.join(MODES)}"
+        )
+    return value
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def remove_stale_containers(client: object) -> list[str]:
+    """Remove the test containers of sessions on this host that are gone
+    (killed before they could remove theirs); returns their ids."""
+    removed = []
+    host = socket.gethostname()
+    for found in client.containers.list(all=True, filters={"label": LABEL}):  # type: ignore[attr-defined]
+        owner_host, _, pid = str(found.labels.get(LABEL, "")).rpartition(":")
+        if owner_host != host or not pid.isdigit() or _alive(int(pid)):
+            continue
+        with contextlib.suppress(Exception):
+            found.remove(force=True, v=True)
+            removed.append(found.id)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def container() -> tuple[Server, Callable[[], None]]:
     """A testcontainers Postgres from SENTINEL_TEST_POSTGRES_IMAGE (a local
-    image, say) or postgres:17-alpine, and the function that removes it."""
-    from testcontainers.postgres import PostgresContainer
+    image, say) or postgres:17-alpine, published on 127.0.0.1 only, and the
+    function that removes it."""
+    import docker
+    from testcontainers.community.postgres import PostgresContainer
+    from testcontainers.core.config import testcontainers_config
 
     image = os.environ.get(IMAGE_VARIABLE) or DEFAULT_IMAGE
-    pg = PostgresContainer(image, driver=None)
+    client = docker.from_env(timeout=30)
     try:
-        pg.start()
-        url = pg.get_connection_url()
+        with contextlib.suppress(Exception):  # an engine that cannot list: nothing to clean
+            remove_stale_containers(client)
+        if not testcontainers_config.ryuk_disabled:
+            try:
+                client.images.get(testcontainers_config.ryuk_image)
+            except Exception:  # not here, and no registry to pull it from, maybe
+                testcontainers_config.ryuk_disabled = True
+    finally:
+        client.close()
+    pg = (
+        PostgresContainer(image, driver=None)
+        .with_command(
+            "postgres -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            " -c max_connections=300"
+        )
+        .with_kwargs(labels={LABEL: _owner()})
+    )
+    pg.ports["5432"] = ("127.0.0.1", None)  # type: ignore[assignment]  # docker-py: (ip, any port)
+    try:
+        with _deadline(START_TIMEOUT):
+            pg.start()
+        url = pg.get_connection_url(host="127.0.0.1")
     except BaseException:
         with contextlib.suppress(Exception):  # whatever part of it was created
             pg.stop()
         raise
     return Server(url, f"testcontainers {image}"), pg.stop
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """A TimeoutError if the block takes longer (main thread only; elsewhere
+    testcontainers' own waits bound it)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(*_: object) -> None:
+        raise TimeoutError(f"the Postgres container did not answer within {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @dataclass
@@ -146,23 +247,32 @@ class Choice:
 def choose(
     external: str | None,
     *,
+    mode: str = "auto",
     docker: Callable[[], bool] = docker_answers,
     start_container: Callable[[], tuple[Server, Callable[[], None]]] = container,
     start_embedded: Callable[[], Server] = embedded,
 ) -> Choice:
-    """The session's server: the external URL if given; else a container when
-    Docker answers and the container starts; else the embedded server."""
-    if external:
+    """The session's server, by `mode` (see the module docstring): in `auto`,
+    the external URL if given; else a container when Docker answers and the
+    container starts; else the embedded server."""
+    if mode not in MODES:
+        raise ValueError(f"{MODE_VARIABLE}={mode!r}: expected one of {', '.join(MODES)}")
+    if mode == "url" or (mode == "auto" and external):
+        if not external:
+            raise ValueError(f"{MODE_VARIABLE}=url needs {URL_VARIABLE}")
         return Choice(Server(external, "external"), lambda: None)
+    if mode == "testcontainers":
+        server, release = start_container()  # no fallback: that is the point
+        return Choice(server, release)
     note = None
-    if docker():
+    if mode == "auto" and docker():
         try:
             server, release = start_container()
         except Exception as exc:  # docker, image, ryuk, wait: any failure falls back
             note = (
                 f"tests: Docker answers but the Postgres container did not start "
                 f"({_one_line(exc)}); using the embedded Postgres "
-                f"(set {IMAGE_VARIABLE} to a local image, or SENTINEL_TEST_DATABASE_URL)"
+                f"(set {IMAGE_VARIABLE} to a local image, or {URL_VARIABLE})"
             )
         else:
             return Choice(server, release)
