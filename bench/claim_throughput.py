@@ -21,7 +21,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import throwaway_database
-from sentinel.worker.models import Counts
+from sentinel.findings.models import Counts
 from sentinel.worker.store import RunStore
 
 BATCH = 4

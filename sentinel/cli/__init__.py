@@ -52,7 +52,7 @@ class SentinelGroup(click.Group):
         self.add_command(command, cmd_name)
         return command
 
-    def main(  # type: ignore[override]
+    def main(
         self,
         args: Sequence[str] | None = None,
         prog_name: str | None = None,

@@ -196,7 +196,7 @@ def _open(name: str) -> Iterator[IO[str]]:
     """A text stream that never fails on bad bytes (they make the line
     rejected instead) and keeps CSV line endings intact."""
     if name == STDIN:
-        binary: IO[bytes] = click.get_binary_stream("stdin")
+        binary: IO[bytes] = sys.stdin.buffer
         stream = io.TextIOWrapper(binary, encoding="utf-8", errors="surrogateescape", newline="")
         try:
             yield stream

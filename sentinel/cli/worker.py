@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -119,7 +120,7 @@ def run_once(ctx: CliContext, json_output: bool) -> None:
         click.echo(
             render.table(
                 [*rows, {"run": "total", "status": "", **totals}],
-                [(k, lambda r, k=k: r.get(k, "")) for k in ("run", "status", *_COUNT_KEYS)],
+                [(k, _cell(k)) for k in ("run", "status", *_COUNT_KEYS)],
             )
         )
     sys.exit(0 if summary.ok else 1)
@@ -128,10 +129,14 @@ def run_once(ctx: CliContext, json_output: bool) -> None:
 _COUNT_KEYS = ("events", "detections", "evidence", "recommendations")
 
 
-def _outcome_row(outcome: Outcome) -> dict[str, object]:
+def _cell(key: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda row: row.get(key, "")
+
+
+def _outcome_row(outcome: Outcome) -> dict[str, Any]:
     from sentinel.worker.models import Completed, CursorMoved, LeaseLost
 
-    row: dict[str, object] = {"run": outcome.run_id, **dict.fromkeys(_COUNT_KEYS, 0)}
+    row: dict[str, Any] = {"run": outcome.run_id, **dict.fromkeys(_COUNT_KEYS, 0)}
     if isinstance(outcome, Completed):
         c = outcome.counts
         row.update(

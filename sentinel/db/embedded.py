@@ -129,7 +129,7 @@ def ensure_server(home: Path, on_start: Callable[[ServerState], None] | None = N
         log.debug("started the embedded Postgres", extra={"action": "start_embedded"})
         if on_start is not None:
             on_start(state(home))
-    return url
+    return str(url)
 
 
 def stop_server(home: Path) -> ServerState | None:

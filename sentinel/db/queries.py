@@ -21,7 +21,7 @@ def load(path: Path) -> dict[str, LiteralString]:
         lines = [line for line in body.strip().splitlines() if not line.startswith("--")]
         if name in queries:
             raise ValueError(f"{path.name}: query {name} defined twice")
-        queries[name] = "\n".join(lines).strip()  # type: ignore[assignment]
+        queries[name] = "\n".join(lines).strip()
     return queries
 
 

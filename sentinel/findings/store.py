@@ -10,8 +10,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from sentinel.db import queries
-from sentinel.rules.model import Finding
 from sentinel.findings.models import Counts
+from sentinel.rules.model import Finding
 
 SQL = queries.beside(__file__)
 

@@ -221,7 +221,7 @@ def _parse_yaml(text: str) -> tuple[Any, list[tuple[str, int]]]:
             _find_duplicates(node, duplicates)
         return (loader.construct_document(node) if node is not None else None), duplicates
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
+        loader.dispose()
 
 
 def _find_duplicates(node: yaml.Node, out: list[tuple[str, int]]) -> None:

@@ -91,7 +91,7 @@ def compile_pattern(pattern: str) -> SafePattern:
             data = text.encode()
         except UnicodeEncodeError:  # a lone surrogate: not UTF-8, so not RE2's
             return bounded(text)
-        return match(unanchored, data, 0, len(data))[0] != _NO_MATCH
+        return bool(match(unanchored, data, 0, len(data))[0] != _NO_MATCH)
 
     return SafePattern(pattern, True, None, search)
 

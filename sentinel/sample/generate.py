@@ -222,13 +222,13 @@ def _compressor(b: _Builder, minutes: int) -> None:
             current = 58.0 + CURRENT(i) / 4
         payload = {"discharge_bar": round(discharge, 3), "motor_current_a": round(current, 2)}
         b.add("plc-gw", COMPRESSOR, "measurement", m * 60, payload)
-    for minute, payload in (
+    for minute, state in (
         (30, {"running": False, "reason": "scheduled"}),
         (35, {"running": True}),
         (200, {"running": False, "reason": "overload"}),
         (205, {"running": True}),
     ):
-        b.add("plc-gw", COMPRESSOR, "state", minute * 60 + 10, payload)
+        b.add("plc-gw", COMPRESSOR, "state", minute * 60 + 10, state)
 
 
 def _ci(b: _Builder, minutes: int) -> None:

@@ -9,7 +9,7 @@ its own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -111,7 +111,7 @@ class Views:
         self, view: View, flt: filters.Filter = NO_FILTER, *, show_empty: bool = False
     ) -> rows.Page:
         """A dashboard view: its first ROW_LIMIT rows and how many match."""
-        reads = {
+        reads: dict[View, Callable[[], tuple[Any, ...]]] = {
             View.FLEET: lambda: self.workers(flt),
             View.RUNS: lambda: self.runs(flt, show_empty=show_empty),
             View.STREAMS: lambda: self.streams(flt),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sentinel.findings.models import Counts
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -17,26 +19,6 @@ class Claim:
     fence: int
     attempts: int
     max_attempts: int
-
-
-@dataclass(frozen=True)
-class Counts:
-    events: int = 0
-    detections: int = 0
-    evidence: int = 0
-    recommendations: int = 0
-    problems: int = 0
-    severities: tuple[str, ...] = ()  # of the new detections
-
-    def plus(self, other: Counts) -> Counts:
-        return Counts(
-            events=self.events + other.events,
-            detections=self.detections + other.detections,
-            evidence=self.evidence + other.evidence,
-            recommendations=self.recommendations + other.recommendations,
-            problems=self.problems + other.problems,
-            severities=self.severities + other.severities,
-        )
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,10 @@ from typing import Any, Literal
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from sentinel.findings.models import Counts
 from sentinel.findings.store import FindingStore
 from sentinel.rules.model import Event, StreamPass
-from sentinel.worker.models import Claim, Completed, Counts, CursorMoved, LeaseLost
+from sentinel.worker.models import Claim, Completed, CursorMoved, LeaseLost
 from sentinel.worker.packs import RuleSource
 from sentinel.worker.store import MAX_PROBLEMS_KEPT, Completion, RunStore
 

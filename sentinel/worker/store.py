@@ -15,9 +15,10 @@ from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 
 from sentinel.db import queries
+from sentinel.findings.models import Counts
 from sentinel.rules.model import Event
 from sentinel.types import Channel
-from sentinel.worker.models import Claim, Counts
+from sentinel.worker.models import Claim
 
 SQL = queries.beside(__file__)
 

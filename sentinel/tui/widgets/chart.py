@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard
 
 from rich.text import Text
 from textual.widgets import Static
@@ -49,7 +49,7 @@ def lines_for(detail: Detail) -> list[Line]:
     return out
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -81,7 +81,7 @@ def plot(
     for r in range(height - 1, -1, -1):
         axis = f"{hi:>8.4g}┤" if r == height - 1 else f"{lo:>8.4g}┤" if r == 0 else " " * 8 + "│"
         runs: list[tuple[str, str | None]] = [(axis, "muted")]
-        line = line_rows.get(r)
+        on_row = line_rows.get(r)
         for value, triggering in columns:
             eighths = round((value - lo) / span * height * 8)
             filled = eighths - r * 8
@@ -93,12 +93,12 @@ def plot(
                 ch = ""
             if ch:
                 runs.append((ch, "bad" if triggering else "info"))
-            elif line is not None:
-                runs.append((LINE, line.tone))
+            elif on_row is not None:
+                runs.append((LINE, on_row.tone))
             else:
                 runs.append((" ", None))
-        if line is not None:
-            runs.append((f" {LINE} {line.label} {line.value:g}", line.tone))
+        if on_row is not None:
+            runs.append((f" {LINE} {on_row.label} {on_row.value:g}", on_row.tone))
         rows.append(runs)
     return rows
 

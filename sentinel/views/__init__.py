@@ -1,0 +1,1 @@
+"""The read model: every read a person makes (CLI lists, dashboard, API)."""
