@@ -604,6 +604,15 @@ RULES_BY_KIND: dict[str, dict[str, Any]] = {
         "chart": "ewma",
         "clear_after": 3,
     },
+    "spc_likelihood": {
+        "ref": "k",
+        "kind": "spc",
+        "field": "payload.v",
+        "baseline_points": 6,
+        "chart": "likelihood",
+        "max_probability": 0.01,
+        "recent": 4,
+    },
     "spc_cusum": {
         "ref": "k",
         "kind": "spc",
@@ -879,3 +888,18 @@ def _flat_runs(vals: Sequence[float], eps: float, points: int) -> int:
             low, high, n = min(low, v), max(high, v), n + 1
         count += n == points
     return count
+
+
+def test_spc_likelihood_keeps_a_noisy_stable_process_quiet_and_sees_a_shift() -> None:
+    noisy = _noisy(2000, 0, seed=11)
+    we = run(engine(spc(baseline_points=50)), series(noisy))
+    assert len({f.fingerprint for f in we.findings}) > 5  # the WE rules chatter on noise
+    rule = spc(baseline_points=50, chart="likelihood", max_probability=1e-4)
+    assert run(engine(rule), series(noisy)).findings == []
+    shifted = noisy[:1000] + [v + 2.0 for v in noisy[1000:1030]] + noisy[1030:]
+    result = run(engine(rule), series(shifted))
+    assert len({f.fingerprint for f in result.findings}) == 1
+    finding = result.findings[-1]
+    assert 1000 < finding.anchor_event_id <= 1020  # within 20 points of the shift
+    assert finding.evidence[0].data["probability"] < 1e-4
+    assert episode(finding)["rules"] == ["LIKELIHOOD+"]

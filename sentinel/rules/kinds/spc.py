@@ -31,6 +31,9 @@ Charts (`chart`):
 - `cusum`: the tabular CUSUM of z with allowance `k` (default 0.5) and
   decision interval `h` (default 5); each sum is capped at 2h so a chart
   that signalled comes back within about h / k points of the process.
+- `likelihood`: an anomaly score: the two-sided tail probability of the
+  newest z and of the mean of the last `recent` (default 10) z, the smaller
+  one doubled; it fires below `max_probability` (default 1e-4).
 
 Episodes: one excursion is one finding, whichever rules fire. It opens at
 the first violation and closes after `clear_after` (default 8 points, or a
@@ -79,9 +82,10 @@ _TEXT = {
     "WE4": "8 points in a row on one side of the centre",
     "EWMA": "EWMA beyond its control limit",
     "CUSUM": "CUSUM beyond its decision interval",
+    "LIKELIHOOD": "the recent points are rarer than max_probability",
 }
 RECENT = 8
-CHARTS = ("shewhart", "ewma", "cusum")
+CHARTS = ("shewhart", "ewma", "cusum", "likelihood")
 BASELINES = ("frozen", "rolling")
 SEASONS: Final = {"none": None, "hour_of_day": 86_400, "day_of_week": 604_800}
 DEFAULT_CLEAR_AFTER = 8  # points: one WE4 run
@@ -108,6 +112,8 @@ class Params:
     limit_l: float
     k: float
     h: float
+    max_probability: float
+    recent: int
     clear_points: int | None
     clear_seconds: float | None
 
@@ -171,11 +177,24 @@ def parse(reader: Reader) -> Params | None:
     if k is not None and k < 0:
         reader.issue(f"k must not be negative, not {k:g}")
     h = reader.number("h", positive=True)
-    for key, wanted in (("lambda", "ewma"), ("L", "ewma"), ("k", "cusum"), ("h", "cusum")):
+    max_p = reader.number("max_probability", positive=True)
+    if max_p is not None and max_p >= 0.5:
+        reader.issue(f"max_probability must be below 0.5, not {max_p:g}")
+    recent = reader.integer("recent", default=10, minimum=1)
+    if recent is not None and recent > 100:
+        reader.issue(f"recent must be at most 100 points, not {recent}")
+    for key, wanted in (
+        ("lambda", "ewma"),
+        ("L", "ewma"),
+        ("k", "cusum"),
+        ("h", "cusum"),
+        ("max_probability", "likelihood"),
+        ("recent", "likelihood"),
+    ):
         if reader.has(key) and chart != wanted:
             reader.issue(f"{key} applies only to chart: {wanted}")
     clear_points, clear_seconds = _clear_after(reader)
-    if reader.issues or get is None or points is None or chart is None:
+    if reader.issues or get is None or points is None or chart is None or recent is None:
         return None
     return Params(
         field=reader.raw["field"],
@@ -193,6 +212,8 @@ def parse(reader: Reader) -> Params | None:
         limit_l=limit_l if limit_l is not None else 3.0,
         k=k if k is not None else 0.5,
         h=h if h is not None else 5.0,
+        max_probability=max_p if max_p is not None else 1e-4,
+        recent=recent,
         clear_points=clear_points,
         clear_seconds=clear_seconds,
     )
@@ -314,7 +335,7 @@ def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[st
     recent: deque[tuple[int, datetime, float, float]] = deque(
         ((p[0], from_iso(p[1]), p[2], p[3]) for p in state.get("recent", [])), maxlen=RECENT
     )
-    chart: dict[str, float] = dict(state.get("chart", {}))
+    chart: dict[str, Any] = dict(state.get("chart", {}))
     ep = Episode.load(state.get("episode"))
     saved = state.get("seen") or {}
     # the baseline at the newest tested point: (expected, sigma, n)
@@ -359,10 +380,11 @@ def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[st
         seen = (centre, sigma, n)
         if fired:
             if ep is None:
-                ep = _open(rule, ctx, event, value, z, centre, sigma, fired, recent)
+                ep = _open(rule, ctx, event, value, z, (centre, sigma), fired, recent, chart)
                 if rolling is not None:
                     rolling.gap()
-            ep.hit(event, value, abs(z), fired, z=round(z, 3))
+            extra = {"probability": chart["p"]} if "p" in chart else {}
+            ep.hit(event, value, abs(z), fired, z=round(z, 3), **extra)
         elif ep is not None:
             if abs(z) <= 3.0:
                 ep.quiet(event)
@@ -417,8 +439,10 @@ def _we(
     return fired
 
 
-def _chart(params: Params, chart: dict[str, float], z: float) -> list[str]:
+def _chart(params: Params, chart: dict[str, Any], z: float) -> list[str]:
     """Advance the EWMA or CUSUM statistic by z; the sides beyond its limit."""
+    if params.chart == "likelihood":
+        return _likelihood(params, chart, z)
     if params.chart == "ewma":
         lam = params.lam
         e = chart["e"] = lam * z + (1 - lam) * chart.get("e", 0.0)
@@ -429,6 +453,23 @@ def _chart(params: Params, chart: dict[str, float], z: float) -> list[str]:
     up = chart["up"] = min(cap, max(0.0, chart.get("up", 0.0) + z - params.k))
     down = chart["down"] = min(cap, max(0.0, chart.get("down", 0.0) - z - params.k))
     return (["CUSUM+"] if up > params.h else []) + (["CUSUM-"] if down > params.h else [])
+
+
+def _likelihood(params: Params, chart: dict[str, Any], z: float) -> list[str]:
+    """How rare the newest point and the mean of the last `recent` points are
+    if the process is as its baseline says (z ~ N(0, 1), independent): the
+    smaller two-sided tail probability, doubled for looking twice. Fires
+    below `max_probability`, so a noisy but stable process stays quiet."""
+    zs = [*chart.get("zs", []), z][-params.recent :]
+    chart["zs"] = zs
+    mean = sum(zs) / len(zs)
+    p_point = math.erfc(abs(z) / math.sqrt(2))
+    p_recent = math.erfc(abs(mean) * math.sqrt(len(zs)) / math.sqrt(2))
+    p = chart["p"] = float(f"{min(1.0, 2 * min(p_point, p_recent)):.3g}")
+    if p >= params.max_probability:
+        return []
+    side = z if p_point <= p_recent else mean
+    return ["LIKELIHOOD+" if side > 0 else "LIKELIHOOD-"]
 
 
 def _learn(points: list[list[Any]]) -> dict[str, Any]:
@@ -471,11 +512,12 @@ def _open(
     event: Event,
     value: float,
     z: float,
-    centre: float,
-    sigma: float,
+    baseline: tuple[float, float],
     fired: list[str],
     recent: deque[tuple[int, datetime, float, float]],
+    chart: Mapping[str, Any],
 ) -> Episode:
+    centre, sigma = baseline
     first = fired[0]
     test = _test_name(first)
     size = _PATTERNS[test][0] if test in _PATTERNS else 1
@@ -488,6 +530,7 @@ def _open(
         "occurred_at": iso(event.occurred_at),
         "value": value,
         "z": round(z, 3),
+        **({"probability": chart["p"]} if "p" in chart else {}),
         "expected": round_sig(centre),
         "sigma": round_sig(sigma),
         "points": [
@@ -576,6 +619,8 @@ SPEC = KindSpec(
             "L",
             "k",
             "h",
+            "max_probability",
+            "recent",
             "clear_after",
         }
     ),
