@@ -9,7 +9,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from sentinel.rules import conditions, template
 from sentinel.rules.conditions import MISSING
@@ -128,10 +128,10 @@ def read_number(get: conditions.Getter, field_name: str, event: Event) -> float 
     kind = type(value)
     if kind is float:
         if math.isfinite(value):
-            return value
+            return cast(float, value)
         return f"{field_name} is not a finite number: {value!r}"
     if kind is int:
-        return value
+        return cast(int, value)
     if value is MISSING:
         return f"{field_name} is missing"
     if value is None:
@@ -139,7 +139,7 @@ def read_number(get: conditions.Getter, field_name: str, event: Event) -> float 
     if isinstance(value, bool):
         return f"{field_name} is a boolean, not a number: {value!r}"
     if conditions.is_number(value):
-        return value
+        return cast(float, value)
     shown = repr(value)
     return f"{field_name} is not a number: {shown if len(shown) < 40 else shown[:37] + '...'}"
 
