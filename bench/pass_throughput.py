@@ -12,7 +12,10 @@ to back in time, so every copy carries the injected faults and the pass
 writes findings as it would in production.
 
 Ends with `ratio=<pass / fetch>` (higher is better; target ≥ 0.5). Uses
-SENTINEL_DATABASE_URL's server, or a throwaway embedded Postgres.
+SENTINEL_DATABASE_URL's server, or a throwaway embedded Postgres. Before it,
+`adaptive_eps=`: the pure engine alone (no database) on one stream of a
+reading a second, through each adaptive SPC mode (rolling, seasonal, EWMA,
+CUSUM, likelihood), events per second per rule.
 """
 
 from __future__ import annotations
@@ -117,6 +120,48 @@ def time_fetch(url: str) -> tuple[float, int]:
     return elapsed, events
 
 
+# name -> (the rule's spc keys, seconds between readings); the seasonal one
+# reads every 15 s so that its 50,000 readings span days it can compare.
+ADAPTIVE_RULES: dict[str, tuple[dict[str, Any], int]] = {
+    "rolling 1d": ({"baseline": "rolling", "window": "1d"}, 1),
+    "seasonal hour_of_day 7d (15 s)": (
+        {"baseline": "rolling", "window": "7d", "seasonal": "hour_of_day"},
+        15,
+    ),
+    "ewma": ({"chart": "ewma"}, 1),
+    "cusum": ({"chart": "cusum"}, 1),
+    "likelihood (rolling 1d)": ({"baseline": "rolling", "window": "1d", "chart": "likelihood"}, 1),
+}
+
+
+def time_adaptive(events: int = 50_000) -> list[list[Any]]:
+    """The engine alone, one rule at a time, over `events` readings a second
+    apart (a little deterministic noise): events per second for each."""
+    import json as _json
+
+    from sentinel.rules import pack as packs
+    from sentinel.rules.engine import Engine
+    from sentinel.rules.model import Event
+
+    wave = (0.4, -0.3, 0.2, -0.4, 0.3, -0.2)
+    stream = "bench/adaptive"
+    rows = []
+    for name, (extra, step) in ADAPTIVE_RULES.items():
+        batch = [
+            Event(i, stream, "measurement", START + timedelta(seconds=i * step),
+                  START + timedelta(seconds=i * step), {"v": 50 + wave[i % 6]})
+            for i in range(1, events + 1)
+        ]  # fmt: skip
+        rule = {"ref": "a", "kind": "spc", "field": "payload.v", "streams": "bench/*",
+                "severity": "info", "recommendation": "x", **extra}  # fmt: skip
+        text = _json.dumps({"rules": [rule]})
+        engine = Engine(packs.load_documents({"a.yaml": text}, "bench"))
+        started = time.perf_counter()
+        engine.run(stream, batch, {}, batch[-1].occurred_at, batch[-1].received_at)
+        rows.append([name, events / (time.perf_counter() - started)])
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -124,6 +169,9 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
+    adaptive = time_adaptive()
+    print_table(["adaptive spc (engine only)", "events/s"], adaptive)
+    print("adaptive_eps=" + ",".join(f"{name}:{eps:.0f}" for name, eps in adaptive))
     with throwaway_database() as url:
         stored = load(url, args.copies)
         time_fetch(url)  # warm the cache for both sides
