@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
@@ -69,8 +69,7 @@ def run_demo(url: str, *, reset: bool, log_dir: Path, say: Callable[[str], None]
         pack = packs.load_path(packs.bundled_pack_path())
         PackStore(conn).save(pack)
         say(f"loaded the sample plant's rule pack ({len(pack.rules)} rules)")
-        start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=4)
-        events = generate.generate(start)
+        events = generate.generate(generate.recent_start())
         result = ingest_events(conn, events)
         started = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
         say(

@@ -113,6 +113,14 @@ class _Builder:
         )
 
 
+def recent_start(minutes: int = 240, now: datetime | None = None) -> datetime:
+    """The start of a history that ends now (to the minute). Silence is judged
+    on the devices' clock: a history that ended long ago is a plant whose
+    devices all went quiet, and every silence rule would say so."""
+    end = (now or datetime.now(UTC)).replace(second=0, microsecond=0)
+    return end - timedelta(minutes=minutes)
+
+
 def generate(start: datetime, *, seed: int = 7, minutes: int = 240) -> list[Event]:
     """The sample plant's events from `start` for `minutes` (faults assume 240)."""
     if start.tzinfo is None:
@@ -287,11 +295,17 @@ def write_jsonl(path: str | Path, events: Iterable[Event]) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("out", help="the JSON-lines file to write ('-' for stdout)")
-    parser.add_argument("--start", default="2026-11-22T06:00:00Z", help="ISO start time (UTC)")
+    parser.add_argument(
+        "--start", help="ISO start time (UTC); default: the history ends now"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--minutes", type=int, default=240)
     args = parser.parse_args(argv)
-    start = datetime.fromisoformat(args.start.replace("Z", "+00:00"))
+    start = (
+        datetime.fromisoformat(args.start.replace("Z", "+00:00"))
+        if args.start
+        else recent_start(args.minutes)
+    )
     events = generate(start, seed=args.seed, minutes=args.minutes)
     if args.out == "-":
         for event in events:

@@ -176,13 +176,12 @@ def test_ingest_then_run_once_finds_every_injected_fault(db_url: str, tmp_path: 
 def test_events_a_connector_writes_straight_into_event_are_found(db_url: str) -> None:
     """Connectors store events with plain SQL, creating no stream row: the
     worker discovers their streams on its next plan and runs them."""
-    from datetime import UTC, datetime
 
     from psycopg.types.json import Jsonb
 
     from sentinel.sample import generate
 
-    START = datetime(2026, 11, 22, 6, tzinfo=UTC)  # the generator's default
+    START = generate.recent_start()  # the generator's default: a history that ends now
     with psycopg.connect(db_url) as conn:
         conn.cursor().executemany(
             "INSERT INTO event (source, stream, kind, occurred_at, external_id, payload) "

@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -34,7 +33,7 @@ def test_workers_ride_out_a_database_restart_and_process_every_event_once(
 ) -> None:
     url = private_server.create_database("sentinel")
     migrate.upgrade(url)
-    events = generate.generate(datetime(2026, 11, 22, 6, tzinfo=UTC))
+    events = generate.generate(generate.recent_start())
     half = len(events) // 2
     with psycopg.connect(url, autocommit=True) as conn:
         ingest_events(conn, events[:half])

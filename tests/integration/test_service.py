@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -20,7 +19,7 @@ from sentinel.worker.runner import PassRunner
 from sentinel.worker.service import WorkerService
 from sentinel.worker.store import RunStore
 
-START = datetime(2026, 11, 22, 6, tzinfo=UTC)
+START = generate.recent_start()
 
 
 class _ReplayMidPass:

@@ -98,6 +98,6 @@ def test_generate_is_deterministic_and_in_the_jsonl_shape(tmp_path: Path) -> Non
     assert len({e["external_id"] for e in a}) == len(a)
     assert {e["stream"] for e in a} == set(generate.STREAMS)
     out = tmp_path / "sample.jsonl"
-    assert generate.main([str(out)]) == 0
+    assert generate.main([str(out), "--start", START.isoformat()]) == 0
     lines = out.read_text().splitlines()
     assert [json.loads(line) for line in lines] == a
