@@ -1,4 +1,7 @@
-"""The rule kinds: one module each, with its parameters and its detector."""
+"""The rule kinds: one module each, with its parameters and its detector.
+
+A kind is a module with a `SPEC`, listed below; the others are what kinds
+share (`_base`, `episode`) or what `spc` draws on (`baselines`, `charts`)."""
 
 from __future__ import annotations
 

@@ -19,9 +19,6 @@ from typing import Any
 from sentinel.rules.conditions import Predicate
 from sentinel.rules.durations import format_duration
 from sentinel.rules.kinds._base import (
-    CLEARED,
-    OPEN,
-    Episode,
     KindSpec,
     PassContext,
     Reader,
@@ -29,6 +26,7 @@ from sentinel.rules.kinds._base import (
     from_iso,
     iso,
 )
+from sentinel.rules.kinds.episode import CLEARED, OPEN, Episode
 from sentinel.rules.model import Event, EvidenceItem
 from sentinel.rules.rule import Rule
 

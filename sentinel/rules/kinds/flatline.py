@@ -18,9 +18,6 @@ from typing import Any
 from sentinel.rules.conditions import Getter
 from sentinel.rules.durations import format_duration
 from sentinel.rules.kinds._base import (
-    CLEARED,
-    OPEN,
-    Episode,
     KindSpec,
     PassContext,
     Reader,
@@ -31,6 +28,7 @@ from sentinel.rules.kinds._base import (
     point,
     read_number,
 )
+from sentinel.rules.kinds.episode import CLEARED, OPEN, Episode
 from sentinel.rules.model import Event, EvidenceItem
 from sentinel.rules.rule import Rule
 

@@ -21,9 +21,6 @@ from typing import Any
 
 from sentinel.rules.conditions import Getter
 from sentinel.rules.kinds._base import (
-    CLEARED,
-    OPEN,
-    Episode,
     KindSpec,
     PassContext,
     Reader,
@@ -35,6 +32,7 @@ from sentinel.rules.kinds._base import (
     read_number,
     round_sig,
 )
+from sentinel.rules.kinds.episode import CLEARED, OPEN, Episode
 from sentinel.rules.model import Event, EvidenceItem
 from sentinel.rules.rule import Rule
 

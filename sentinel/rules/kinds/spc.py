@@ -1,63 +1,34 @@
 """`spc`: a control chart on the standardised value z = (value - expected) / sigma.
 
-Baselines (`baseline`):
+Baselines (`baseline`): `frozen` (default; or `mean` + `sigma` given),
+`rolling` over a `window`, optionally `seasonal: hour_of_day | day_of_week`;
+how each learns is in `baselines.py`.
 
-- `frozen` (default): the first `baseline_points` values the rule sees on
-  the stream (centre = mean, sigma = mean moving range / 1.128), learned once
-  and kept; or `mean` + `sigma` given in the rule. Baseline points are not
-  tested.
-- `rolling`: learned from the last `window` (default 1d) of in-control
-  points, kept as per-bucket aggregates (count, sum, moving ranges within the
-  bucket), never raw: at most MAX_BUCKETS buckets, each of the smallest size
-  in BUCKET_SIZES that fits (1d: 2-minute buckets). Centre = median of the
-  bucket means; sigma = the larger of the pooled moving-range sigma (buckets
-  whose mean moving range is over four times the median left out) and
-  1.4826 × the MAD of the bucket means. The bucket a point falls in does not
-  take part in testing it. Points inside an open excursion are left out, so
-  an excursion never teaches the baseline that it is normal. Testing starts
-  once the window holds `baseline_points` points.
-- `seasonal: hour_of_day | day_of_week` (with `rolling`): the expected value
-  at a time is the median of the bucket means at the same time of day (or of
-  the week, UTC) on the other days (weeks) in the window, so a daily cycle or
-  a batch job at a fixed hour is normal; sigma as above, its MAD part over
-  those same-time buckets. A time of day the window has not seen yet is not
-  tested.
-
-Charts (`chart`):
-
-- `shewhart` (default): the Western Electric rules in `rules` (default all).
-- `ewma`: the exponentially weighted mean of z, `lambda` (default 0.2),
-  beyond `L` (default 3) times its standard deviation.
-- `cusum`: the tabular CUSUM of z with allowance `k` (default 0.5) and
-  decision interval `h` (default 5); each sum is capped at 2h so a chart
-  that signalled comes back within about h / k points of the process.
-- `likelihood`: an anomaly score: the two-sided tail probability of the
-  newest z and of the mean of the last `recent` (default 10) z, the smaller
-  one doubled; it fires below `max_probability` (default 1e-4).
+Charts (`chart`): `shewhart` (default): the Western Electric rules in
+`rules` (default all), here; `ewma`, `cusum` and `likelihood`, in `charts.py`.
 
 Episodes: one excursion is one finding, whichever rules fire. It opens at
 the first violation and closes after `clear_after` (default 8 points, or a
 duration) back inside the control limits (|z| <= 3) with no rule violated;
 meanwhile every violation updates the finding.
+
+One module: the parameters, the detector loop, the WE rules and the
+episode's evidence are read together as the kind; the baselines and charts
+it draws on are in their own modules.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
-import statistics
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 from sentinel.rules.conditions import Getter
 from sentinel.rules.durations import parse_duration
+from sentinel.rules.kinds import charts
 from sentinel.rules.kinds._base import (
-    CLEARED,
-    OPEN,
-    Episode,
     KindSpec,
     PassContext,
     Reader,
@@ -67,11 +38,18 @@ from sentinel.rules.kinds._base import (
     read_number,
     round_sig,
 )
+from sentinel.rules.kinds.baselines import (
+    BASELINES,
+    DEFAULT_WINDOW,
+    SEASONS,
+    Rolling,
+    bucket_for,
+    learn,
+)
+from sentinel.rules.kinds.episode import CLEARED, OPEN, Episode
 from sentinel.rules.model import Event, EvidenceItem
 from sentinel.rules.rule import Rule
 
-D2 = 1.128  # d2 for moving ranges of two
-MAD_SIGMA = 1.4826  # MAD -> sigma for a normal distribution
 TESTS = ("WE1", "WE2", "WE3", "WE4")
 # WE rule -> (window, points needed in it, |z| beyond which a point counts)
 _PATTERNS = {"WE1": (1, 1, 3.0), "WE2": (3, 2, 2.0), "WE3": (5, 4, 1.0), "WE4": (8, 8, 0.0)}
@@ -86,13 +64,7 @@ _TEXT = {
 }
 RECENT = 8
 CHARTS = ("shewhart", "ewma", "cusum", "likelihood")
-BASELINES = ("frozen", "rolling")
-SEASONS: Final = {"none": None, "hour_of_day": 86_400, "day_of_week": 604_800}
 DEFAULT_CLEAR_AFTER = 8  # points: one WE4 run
-DEFAULT_WINDOW = 86_400.0
-MAX_BUCKETS = 720
-# Every size divides a day, so buckets line up with hours and days.
-BUCKET_SIZES = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 14_400, 21_600, 43_200, 86_400)
 
 
 @dataclass(frozen=True)
@@ -206,7 +178,7 @@ def parse(reader: Reader) -> Params | None:
         chart=chart,
         rolling=rolling,
         window=span,
-        bucket=next((b for b in BUCKET_SIZES if span / b <= MAX_BUCKETS), BUCKET_SIZES[-1]),
+        bucket=bucket_for(span),
         season=season,
         lam=lam if lam is not None else 0.2,
         limit_l=limit_l if limit_l is not None else 3.0,
@@ -250,77 +222,6 @@ def _clear_after(reader: Reader) -> tuple[int | None, float | None]:
     return None, None
 
 
-# -- baselines ------------------------------------------------------------------
-
-
-class Rolling:
-    """The in-control points of the last `window`, as per-bucket aggregates:
-    {bucket start (epoch seconds): [n, sum, moving-range sum, moving ranges]},
-    moving ranges only between consecutive points of one bucket."""
-
-    def __init__(self, params: Params, saved: Mapping[str, Any] | None) -> None:
-        self.params = params
-        saved = saved or {}
-        self.buckets: dict[int, list[float]] = {int(b[0]): list(b[1:]) for b in saved.get("b", [])}
-        last = saved.get("last")
-        self.last: tuple[int, float] | None = (int(last[0]), last[1]) if last else None
-        self._for: int | None = None  # the bucket the cache is for
-        self._cache: tuple[float, float, int] | None = None
-
-    def dump(self) -> dict[str, Any]:
-        buckets = [[start, *agg] for start, agg in sorted(self.buckets.items())]
-        return {"b": buckets, "last": list(self.last) if self.last else None}
-
-    def _bucket(self, at: datetime) -> int:
-        return int(at.timestamp()) // self.params.bucket * self.params.bucket
-
-    def expected(self, at: datetime) -> tuple[float, float, int] | None:
-        """(centre, sigma, points) for a point at `at`, from the buckets
-        before its own; None while there is too little to go on."""
-        current = self._bucket(at)
-        if current != self._for:
-            self._for = current
-            oldest = current - self.params.window
-            for start in [s for s in self.buckets if s <= oldest]:
-                del self.buckets[start]
-            self._cache = self._compute(current)
-        return self._cache
-
-    def _compute(self, current: int) -> tuple[float, float, int] | None:
-        prior = [(s, agg) for s, agg in self.buckets.items() if s != current]
-        points = sum(int(agg[0]) for _, agg in prior)
-        if points < self.params.baseline_points:
-            return None
-        period = self.params.season
-        same = prior if period is None else [p for p in prior if p[0] % period == current % period]
-        if not same:
-            return None
-        means = [agg[1] / agg[0] for _, agg in same]
-        centre = statistics.median(means)
-        mad = statistics.median(abs(m - centre) for m in means) * MAD_SIGMA if len(means) > 2 else 0
-        ranged = [agg for _, agg in prior if agg[3]]
-        mr = 0.0
-        if ranged:
-            typical = statistics.median(agg[2] / agg[3] for agg in ranged)
-            kept = [agg for agg in ranged if agg[2] / agg[3] <= 4 * typical] or ranged
-            mr = sum(a[2] for a in kept) / sum(a[3] for a in kept) / D2
-        return centre, max(mr, mad), points
-
-    def add(self, at: datetime, value: float) -> None:
-        start = self._bucket(at)
-        agg = self.buckets.setdefault(start, [0, 0.0, 0.0, 0])
-        agg[0] += 1
-        agg[1] += value
-        if self.last is not None and self.last[0] == start:
-            agg[2] += abs(value - self.last[1])
-            agg[3] += 1
-        self.last = (start, value)
-
-    def gap(self) -> None:
-        """An excursion left points out: no moving range across it."""
-        self.last = None
-
-
 # -- the detector ---------------------------------------------------------------
 
 
@@ -330,7 +231,17 @@ def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[st
     if frozen is None and params.sigma is not None:
         frozen = {"mean": params.mean, "sigma": params.sigma, "n": None, "given": True}
     learning: list[list[Any]] = list(state.get("learning", []))
-    rolling = Rolling(params, state.get("rolling")) if params.rolling else None
+    rolling = (
+        Rolling(
+            window=params.window,
+            bucket=params.bucket,
+            points=params.baseline_points,
+            season=params.season,
+            saved=state.get("rolling"),
+        )
+        if params.rolling
+        else None
+    )
     # (event id, occurred_at, value, z) of the newest tested points, oldest first
     recent: deque[tuple[int, datetime, float, float]] = deque(
         ((p[0], from_iso(p[1]), p[2], p[3]) for p in state.get("recent", [])), maxlen=RECENT
@@ -360,7 +271,7 @@ def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[st
             if frozen is None:
                 learning.append([event.id, iso(at), value])
                 if len(learning) >= params.baseline_points:
-                    frozen = _learn(learning)
+                    frozen = learn(learning)
                     learning = []
                 continue
             centre, sigma, n = frozen["mean"], frozen["sigma"], frozen["n"]
@@ -440,52 +351,12 @@ def _we(
 
 
 def _chart(params: Params, chart: dict[str, Any], z: float) -> list[str]:
-    """Advance the EWMA or CUSUM statistic by z; the sides beyond its limit."""
+    """Advance the chart's statistic by z; the sides beyond its limit."""
     if params.chart == "likelihood":
-        return _likelihood(params, chart, z)
+        return charts.likelihood(chart, z, params.recent, params.max_probability)
     if params.chart == "ewma":
-        lam = params.lam
-        e = chart["e"] = lam * z + (1 - lam) * chart.get("e", 0.0)
-        t = chart["t"] = min(chart.get("t", 0.0) + 1, 10_000.0)
-        limit = params.limit_l * math.sqrt(lam / (2 - lam) * (1 - (1 - lam) ** (2 * t)))
-        return ["EWMA+"] if e > limit else ["EWMA-"] if e < -limit else []
-    cap = 2 * params.h
-    up = chart["up"] = min(cap, max(0.0, chart.get("up", 0.0) + z - params.k))
-    down = chart["down"] = min(cap, max(0.0, chart.get("down", 0.0) - z - params.k))
-    return (["CUSUM+"] if up > params.h else []) + (["CUSUM-"] if down > params.h else [])
-
-
-def _likelihood(params: Params, chart: dict[str, Any], z: float) -> list[str]:
-    """How rare the newest point and the mean of the last `recent` points are
-    if the process is as its baseline says (z ~ N(0, 1), independent): the
-    smaller two-sided tail probability, doubled for looking twice. Fires
-    below `max_probability`, so a noisy but stable process stays quiet."""
-    zs = [*chart.get("zs", []), z][-params.recent :]
-    chart["zs"] = zs
-    mean = sum(zs) / len(zs)
-    p_point = math.erfc(abs(z) / math.sqrt(2))
-    p_recent = math.erfc(abs(mean) * math.sqrt(len(zs)) / math.sqrt(2))
-    p = chart["p"] = float(f"{min(1.0, 2 * min(p_point, p_recent)):.3g}")
-    if p >= params.max_probability:
-        return []
-    side = z if p_point <= p_recent else mean
-    return ["LIKELIHOOD+" if side > 0 else "LIKELIHOOD-"]
-
-
-def _learn(points: list[list[Any]]) -> dict[str, Any]:
-    values = [p[2] for p in points]
-    mean = sum(values) / len(values)
-    ranges = [abs(b - a) for a, b in itertools.pairwise(values)]
-    sigma = (sum(ranges) / len(ranges)) / D2
-    return {
-        "mean": mean,
-        "sigma": sigma,
-        "n": len(values),
-        "first_event_id": points[0][0],
-        "last_event_id": points[-1][0],
-        "start": points[0][1],
-        "end": points[-1][1],
-    }
+        return charts.ewma(chart, z, params.lam, params.limit_l)
+    return charts.cusum(chart, z, params.k, params.h)
 
 
 def _violated(zs: list[float], size: int, needed: int, limit: float) -> str:
