@@ -24,9 +24,9 @@ COMMANDS = {
     "recommendations": "sentinel.cli.recommendations:recommendations",
     "rules": "sentinel.cli.rules:rules",
     "run-once": "sentinel.cli.worker:run_once",
-    "runs": "sentinel.cli.worker:runs",
+    "runs": "sentinel.cli.fleet:runs",
     "worker": "sentinel.cli.worker:worker",
-    "workers": "sentinel.cli.worker:workers",
+    "workers": "sentinel.cli.fleet:workers",
 }
 
 

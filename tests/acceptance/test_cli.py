@@ -480,12 +480,12 @@ def test_list_commands_say_on_stderr_when_they_stop_at_their_limit(
 
 
 def test_cli_choices_match_the_schema() -> None:
-    from sentinel.cli import recommendations, worker
+    from sentinel.cli import fleet, recommendations
     from sentinel.db import schema
 
     assert recommendations.RECOMMENDATION_STATUSES == schema.RECOMMENDATION_STATUSES
     assert recommendations.SEVERITIES == schema.SEVERITIES
-    assert set(worker.RUN_STATUSES) == {*schema.RUN_STATUSES, "retrying"}
+    assert set(fleet.RUN_STATUSES) == {*schema.RUN_STATUSES, "retrying"}
 
 
 def test_a_pinned_rule_pack_that_does_not_load_stops_the_worker_naming_the_variable(
