@@ -22,6 +22,9 @@ The contract (DESIGN.md, "Event formats for sentinel ingest"):
   canonical JSON of its fields (without `external_id`), plus an occurrence
   number for identical events in the same input, so two identical lines stay
   two events and ingesting the same input again derives the same ids.
+
+One module: it is the reference for that contract, both formats read
+against the same event checks.
 """
 
 from __future__ import annotations

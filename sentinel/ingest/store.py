@@ -8,6 +8,9 @@ Each batch is its own transaction, so a long file becomes visible to the fleet
 batch by batch and an interrupted ingest keeps what it stored (ingesting the
 file again stores only the rest). With `strict`, every batch runs inside one
 transaction that is rolled back if any line is rejected: all or nothing.
+
+One module: the batches, the COPY writer and the staging path share that
+transaction discipline and are read as a whole.
 """
 
 from __future__ import annotations

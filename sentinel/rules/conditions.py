@@ -9,6 +9,9 @@ time where RE2 can say the pattern, else time-bounded. A bounded search that
 runs out of time raises PatternTimeout from `evaluate`; in a compiled
 condition it is recorded in `timeouts` when the engine has set it (the event
 becomes a Problem and counts as not matching), and raised otherwise.
+
+One module: the reference evaluator and its compiled twin must be read side
+by side, over the same paths, JSON values and validation.
 """
 
 from __future__ import annotations

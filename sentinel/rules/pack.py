@@ -4,6 +4,9 @@ Validation reports every problem at once, each with file, rule ref and
 reason, so `sentinel rules check` is one round trip. A pack keeps its YAML
 texts (`documents`) so it can be stored in the database and rebuilt from
 there, and a digest of the rule content that ignores layout and comments.
+
+One module: reading the files and checking each rule feed the one list of
+issues a check reports, and are read together.
 """
 
 from __future__ import annotations

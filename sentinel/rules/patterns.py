@@ -19,6 +19,9 @@ ways, both answering exactly what `re.search` would:
   budget has less left); past it the search raises PatternTimeout, which the
   engine records as a Problem of that event. `sentinel rules check` warns
   about these patterns (`linear_reason`).
+
+One module: which engine runs a pattern is decided by the RE2 translation
+itself, so the choice and the translation are read together.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@
 signals follow small alternating patterns (plus a little seeded noise that
 can never flip their sign), so no rule can fire on them by chance: the only
 findings are the injected faults listed in EXPECTED, whatever the seed.
+One module: the faults injected and EXPECTED must be read side by side.
 
     python -m sentinel.sample.generate OUT.jsonl [--start ISO] [--seed N] [--minutes N]
 """
