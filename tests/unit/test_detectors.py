@@ -903,3 +903,22 @@ def test_spc_likelihood_keeps_a_noisy_stable_process_quiet_and_sees_a_shift() ->
     assert 1000 < finding.anchor_event_id <= 1020  # within 20 points of the shift
     assert finding.evidence[0].data["probability"] < 1e-4
     assert episode(finding)["rules"] == ["LIKELIHOOD+"]
+
+
+def test_an_open_rate_episode_is_reported_with_the_window_of_its_last_violation() -> None:
+    """Found by the property above: an episode still open at the end of a
+    pass was reported with the window as it stood then (later points, after a
+    run of unreadable ones) in one pass, and with the window at its violation
+    when the pass was split, so the stored evidence depended on batching."""
+    at = [T0 + timedelta(seconds=s) for s in (0, 30, 60, 120, 180, 300, 300, 300)]
+    values: list[Any] = [0, 2, ..., ..., ..., 0, 0, 0]
+    events = [
+        Event(i + 1, STREAM, "measurement", t, t, {} if v is ... else {"v": v})
+        for i, (t, v) in enumerate(zip(at, values, strict=True))
+    ]
+    eng = engine(RULES_BY_KIND["rate"])
+    whole, split = final(run_split(eng, events, [])), final(run_split(eng, events, [2]))
+    assert whole == split
+    [(_, _, _, _, evidence, _)] = whole.values()
+    series = next(data for kind, _, data in evidence if kind == "series")
+    assert [p["event_id"] for p in series["points"]] == [1, 2]

@@ -78,6 +78,9 @@ def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[st
     episodes: dict[str, Episode | None] = {
         d: Episode.load((state.get("episodes") or {}).get(d)) for d in ("rise", "fall")
     }
+    # The window as it stood at each open episode's last violation: an open
+    # episode is reported with it, so any split into batches reports the same.
+    at_hit: dict[str, list[list[Any]]] = dict(state.get("at_hit") or {})
     span, max_gap = params.window, params.max_gap
     for event in events:
         value = read_number(params.get, params.field, event)
@@ -89,8 +92,9 @@ def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[st
             window.clear()
             for direction, ep in episodes.items():  # a data gap ends the episode
                 if ep is not None:
-                    _report(rule, ctx, direction, ep, window, cleared_at=at)
+                    _report(rule, ctx, direction, ep, _points(window), cleared_at=at)
                     episodes[direction] = None
+                    at_hit.pop(direction, None)
         window.append((event.id, at, value))
         while at - window[0][1] > span:
             window.popleft()
@@ -112,19 +116,28 @@ def run(rule: Rule, ctx: PassContext, events: Sequence[Event], state: Mapping[st
                         rule, ctx, direction, event, value, rate, window
                     )
                 ep.hit(event, value, abs(rate), rate_per_minute=round_sig(rate, 4))
+                at_hit[direction] = _points(window)
             elif ep is not None:
                 # Clear once the window has slid past the last violation.
                 ep.quiet(event)
                 if at - ep.last_seen >= span:
-                    _report(rule, ctx, direction, ep, window, cleared_at=at)
+                    _report(rule, ctx, direction, ep, _points(window), cleared_at=at)
                     episodes[direction] = None
+                    at_hit.pop(direction, None)
     for direction, ep in episodes.items():
         if ep is not None and ep.seen:
-            _report(rule, ctx, direction, ep, window)
+            _report(rule, ctx, direction, ep, at_hit.get(direction) or _points(window))
     return {
-        "points": [[p[0], iso(p[1]), p[2]] for p in window],
+        "points": _points(window, limit=None),
         "episodes": {d: ep.dump() if ep else None for d, ep in episodes.items()},
+        "at_hit": at_hit,
     }
+
+
+def _points(window: deque[Point], limit: int | None = Series.SIZE) -> list[list[Any]]:
+    """The window's points as saved in the state (the newest `limit`)."""
+    shown = list(window)[-limit:] if limit else list(window)
+    return [[p[0], iso(p[1]), p[2]] for p in shown]
 
 
 def _open(
@@ -168,7 +181,7 @@ def _report(
     ctx: PassContext,
     direction: str,
     ep: Episode,
-    window: deque[Point],
+    series: list[list[Any]],
     cleared_at: datetime | None = None,
 ) -> None:
     params: Params = rule.params
@@ -183,8 +196,7 @@ def _report(
             None,
             {
                 "points": [
-                    {"event_id": i, "occurred_at": iso(at), "value": v}
-                    for i, at, v in list(window)[-Series.SIZE :]
+                    {"event_id": i, "occurred_at": at, "value": v} for i, at, v in series
                 ]
             },
         ),
