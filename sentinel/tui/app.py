@@ -15,7 +15,6 @@ the schedule, the screens, the tables) does.
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -25,9 +24,9 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.message_pump import MessagePump
 from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Static
-from textual.worker import get_current_worker
 
-from sentinel.db.connect import CONNECT_TIMEOUT, mask_url
+from sentinel.db.connect import mask_url
+from sentinel.db.listen import ListenThread
 from sentinel.errors import DatabaseUnavailable
 from sentinel.tui import messages
 from sentinel.tui.schedule import Schedule
@@ -42,11 +41,10 @@ from sentinel.tui.widgets.runs import RunsTable
 from sentinel.tui.widgets.streams import StreamsTable
 from sentinel.tui.widgets.summary import SummaryBar
 from sentinel.tui.widgets.table import LiveTable
-from sentinel.types import Channel, values
+from sentinel.types import Channel
 from sentinel.views import filters
 from sentinel.views.statements import COUNT_CAP, View
 
-CHANNELS = values(Channel)
 TABLES: dict[View, type[LiveTable]] = {
     View.FLEET: FleetTable,
     View.RUNS: RunsTable,
@@ -110,6 +108,7 @@ class SentinelApp(App[None]):
         self.show_empty = False  # the runs view hides empty successful runs
         self.error: str | None = None
         self.refreshes = 0  # completed refreshes, for tests and the bench
+        self._listener: ListenThread | None = None
 
     # ---- layout -----------------------------------------------------------
 
@@ -135,6 +134,8 @@ class SentinelApp(App[None]):
             self._listen()
 
     def on_unmount(self) -> None:
+        if self._listener is not None:
+            self._listener.stop()
         self.source.close()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -201,32 +202,21 @@ class SentinelApp(App[None]):
 
     # ---- LISTEN -----------------------------------------------------------
 
-    @work(thread=True, group="listen", exit_on_error=False)
     def _listen(self) -> None:
-        me = get_current_worker()
-        backoff = 0.5
-        while not me.is_cancelled:
-            try:
-                with psycopg.connect(
-                    self.url,
-                    autocommit=True,
-                    connect_timeout=CONNECT_TIMEOUT,
-                    application_name="sentinel-tui-listen",
-                ) as conn:
-                    for channel in CHANNELS:
-                        conn.execute(
-                            psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(channel))
-                        )
-                    backoff = 0.5
-                    self.post_message(messages.Notified())  # we may have missed some
-                    while not me.is_cancelled:
-                        if any(True for _ in conn.notifies(timeout=0.5, stop_after=1)):
-                            self.post_message(messages.Notified())
-            except (psycopg.Error, OSError):
-                deadline = time.monotonic() + backoff
-                while not me.is_cancelled and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                backoff = min(backoff * 2, 5.0)
+        """A LISTEN thread (`sentinel.db.listen`) that posts `Notified`: on each
+        notification and after each (re)connect, when some may have been missed."""
+        self._listener = ListenThread(
+            self.url,
+            self._notified,
+            Channel,
+            name="tui-listen",
+            application_name="sentinel-tui-listen",
+            max_backoff=5.0,
+        )
+        self._listener.start()
+
+    def _notified(self) -> None:  # on the listen thread
+        self.post_message(messages.Notified())
 
     def on_notified(self, message: messages.Notified) -> None:
         self.schedule.notified()

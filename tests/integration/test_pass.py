@@ -603,6 +603,8 @@ def test_silence_is_seen_by_a_pass_with_no_new_events_on_the_database_clock(
         assert row is not None
         if row[0] <= 0:
             break
+        # Not a synchronisation: the silence under test is time passing on the
+        # database's own clock (the pass reads its now()), re-checked each turn.
         time.sleep(row[0] + 0.01)
 
     [second] = _pass(pool, conn, me)

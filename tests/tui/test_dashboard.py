@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+from rich.style import Style
+from rich.text import Text
+from textual.color import Color
 from textual.pilot import Pilot
 
 from sentinel.db import migrate
 from sentinel.tui.screens.confirm import ConfirmScreen
 from sentinel.tui.screens.detail import DetailScreen
-from sentinel.tui.widgets import tones
 from sentinel.tui.widgets.chart import Chart
 from sentinel.tui.widgets.fleet import FleetTable
 from sentinel.views.statements import View
@@ -77,7 +79,8 @@ def test_a_stream_being_replayed_says_so(seeded: tuple[str, dict[str, int]]) -> 
 def test_heartbeat_colours_follow_ages(seeded: tuple[str, dict[str, int]]) -> None:
     url, ids = seeded
     app = make_app(url, listen=False)
-    found: dict[str, tuple[str | None, object, object]] = {}
+    found: dict[str, tuple[str | None, Style]] = {}
+    theme: dict[str, str] = {}
 
     async def scenario(pilot: Pilot[Any]) -> None:
         table = app.query_one(FleetTable)
@@ -85,18 +88,25 @@ def test_heartbeat_colours_follow_ages(seeded: tuple[str, dict[str, int]]) -> No
             key = str(ids[name])
             tone = table._shown[key].cells[5][1]
             cell = table.get_cell(key, "heartbeat")
-            found[name] = (tone, cell.style, tones.style(table, tone))
+            assert isinstance(cell, Text)
+            found[name] = (tone, cell.get_style_at_offset(app.console, 0))
+        theme.update(app.get_css_variables())
 
     drive(app, scenario)
     # 3 s: green (< 2 intervals); 25 s: yellow (<= lease 30 s); 120 s: red; inactive: grey
-    assert {name: tone for name, (tone, _, _) in found.items()} == {
+    assert {name: tone for name, (tone, _) in found.items()} == {
         "w-alpha": "ok",
         "w-beta": "warn",
         "w-gamma": "bad",
         "w-delta": "muted",
     }
-    for _tone, style, expected in found.values():
-        assert style == expected  # the colour comes from app.tcss
+    # The colours are the theme's, as app.tcss names them, read from the
+    # theme rather than from the function that styles the cells.
+    colour = {name: style.color for name, (_, style) in found.items()}
+    for name, variable in (("w-alpha", "success"), ("w-beta", "warning"), ("w-gamma", "error")):
+        assert colour[name] == Color.parse(theme[variable]).rich_color, name
+    assert colour["w-delta"] is not None
+    assert len(set(colour.values())) == 4  # muted is none of the other three
 
 
 def test_filter_narrows_the_table(seeded: tuple[str, dict[str, int]]) -> None:
@@ -208,10 +218,24 @@ def test_readonly_refuses_to_write(seeded: tuple[str, dict[str, int]]) -> None:
 def test_notify_refreshes_at_once(seeded: tuple[str, dict[str, int]]) -> None:
     url, ids = seeded
     app = make_app(url, interval=60.0)  # no timed refresh during the test
+    seen: list[int] = []  # app.refreshes at each notification the app handled
+    schedule_notified = app.schedule.notified
+
+    def notified() -> None:
+        seen.append(app.refreshes)
+        schedule_notified()
+
+    app.schedule.notified = notified  # type: ignore[method-assign]
 
     async def scenario(pilot: Pilot[Any]) -> None:
         await pilot.press("4")
         await until(pilot, lambda: app.table().row_count == 3)
+        # Let the listener connect and its catch-up refresh finish: after that
+        # nothing is pending (the timed refresh is a minute away, `until`
+        # gives up after ten seconds), so only the NOTIFY can show the change.
+        await until(pilot, lambda: bool(seen) and app.refreshes > seen[-1])
+        await until(pilot, lambda: not app.schedule.fetching and not app.schedule._again)
+        heard = len(seen)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(
                 "UPDATE recommendation SET status = 'dismissed' WHERE id = %s",
@@ -221,6 +245,7 @@ def test_notify_refreshes_at_once(seeded: tuple[str, dict[str, int]]) -> None:
         await until(
             pilot, lambda: app.table().items[str(ids["rec-press.spc"])].status == "dismissed"
         )
+        assert len(seen) > heard  # it came by the NOTIFY
 
     drive(app, scenario)
 
