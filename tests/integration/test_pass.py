@@ -30,11 +30,18 @@ from sentinel.worker.packs import PackStore, RuleSource
 from sentinel.worker.runner import PassRunner
 from sentinel.worker.store import RunStore
 
-# The sample plant's four hours end as this module is imported: `silence`
-# judges the device's clock (occurred_at), so an older history would be silent
-# on every stream at its first pass (tests of that are below).
-START = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=240)
+# The sample plant's four hours end as each test starts (the fixture below):
+# `silence` judges the device's clock (occurred_at), so a history that ended
+# when the module was imported, minutes before a late test in a long suite
+# runs, would already be silent on the compressor (5 minutes).
+START = generate.recent_start()
 LEASE = 60.0
+
+
+@pytest.fixture(autouse=True)
+def _history_ends_now() -> None:
+    global START
+    START = generate.recent_start()
 
 
 # -- helpers ------------------------------------------------------------------
