@@ -68,6 +68,28 @@ class RecommendationStatus(StrEnum):
     DISMISSED = "dismissed"
 
 
+class FindingState(StrEnum):
+    """A finding's combined state: its episode (active while open, cleared when
+    it ends) and a person's review of its recommendation. Shelved and
+    suppressed come later."""
+
+    UNACKNOWLEDGED_ACTIVE = "unacknowledged-active"
+    ACKNOWLEDGED_ACTIVE = "acknowledged-active"
+    UNACKNOWLEDGED_CLEARED = "unacknowledged-cleared"
+    DONE = "done"  # cleared and acknowledged
+    DISMISSED = "dismissed"
+
+
+def finding_state(status: str, cleared: bool) -> FindingState:
+    """The combined state of a recommendation's `status` and whether its
+    detection's episode has cleared."""
+    if status == RecommendationStatus.DISMISSED:
+        return FindingState.DISMISSED
+    if status == RecommendationStatus.ACKNOWLEDGED:
+        return FindingState.DONE if cleared else FindingState.ACKNOWLEDGED_ACTIVE
+    return FindingState.UNACKNOWLEDGED_CLEARED if cleared else FindingState.UNACKNOWLEDGED_ACTIVE
+
+
 class Channel(StrEnum):
     """NOTIFY channels: hints to look again, never the only way to find out."""
 

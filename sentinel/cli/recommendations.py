@@ -54,7 +54,7 @@ def list_(
             ("severity", lambda r: r.severity),
             ("stream", lambda r: r.stream),
             ("rule", lambda r: r.rule),
-            ("status", lambda r: r.status),
+            ("state", lambda r: r.state),
             ("age", lambda r: fmt.age(r.age)),
             ("text", lambda r: r.text),
         ],

@@ -221,6 +221,10 @@ detection = sa.Table(
     sa.Column("anchor_event_id", sa.BigInteger),
     _ts("first_seen", nullable=False),
     _ts("last_seen", nullable=False),
+    # When the store first saw the episode cleared (the database clock); NULL
+    # while it is active. A finding without an episode is momentary: cleared
+    # as it is written.
+    _ts("cleared_at"),
     _ts("created", nullable=False, server_default=NOW),
     sa.Index("ix_detection_stream", "stream", "id"),
     sa.Index("ix_detection_run", "run_id"),

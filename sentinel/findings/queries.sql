@@ -6,24 +6,27 @@
 -- evidence replaced) instead of adding one, unless the report is older than
 -- what is stored (a replay's earlier steps). first_seen, the anchor and the
 -- one recommendation stay as the episode opened. Within a pass the newest
--- report of each fingerprint (highest n) wins.
+-- report of each fingerprint (highest n) wins. `cleared_at` is when the store
+-- first saw the episode cleared (the database clock), kept once set: an
+-- episode never re-opens (a new one is a new fingerprint).
 WITH found AS (
     SELECT DISTINCT ON (fingerprint) *
       FROM jsonb_to_recordset(%(findings)s)
            AS f(n int, rule_ref text, stream text, kind text, severity severity, summary text,
                 fingerprint text, anchor_event_id bigint, first_seen timestamptz,
-                last_seen timestamptz, evidence jsonb, recommendation text)
+                last_seen timestamptz, cleared boolean, evidence jsonb, recommendation text)
      ORDER BY fingerprint, n DESC
 ), written AS (
     INSERT INTO detection AS d (run_id, rule_ref, stream, kind, severity, summary, fingerprint,
-                                anchor_event_id, first_seen, last_seen)
+                                anchor_event_id, first_seen, last_seen, cleared_at)
     SELECT %(run_id)s, rule_ref, stream, kind, severity, summary, fingerprint,
-           anchor_event_id, first_seen, last_seen
+           anchor_event_id, first_seen, last_seen, CASE WHEN cleared THEN now() END
       FROM found ORDER BY n
         ON CONFLICT (fingerprint) DO UPDATE
        SET last_seen = EXCLUDED.last_seen,
            severity = EXCLUDED.severity,
-           summary = EXCLUDED.summary
+           summary = EXCLUDED.summary,
+           cleared_at = coalesce(d.cleared_at, EXCLUDED.cleared_at)
      WHERE d.last_seen <= EXCLUDED.last_seen
     RETURNING id, fingerprint, severity, stream, (xmax = 0) AS inserted
 ), new AS (

@@ -11,6 +11,7 @@ from psycopg.types.json import Jsonb
 
 from sentinel.db import queries
 from sentinel.findings.models import Counts
+from sentinel.rules.kinds.episode import CLEARED
 from sentinel.rules.model import Finding
 
 SQL = queries.beside(__file__)
@@ -45,6 +46,16 @@ class FindingStore:
         )
 
 
+def cleared(finding: Finding) -> bool:
+    """Whether the finding's episode has ended: its `episode` evidence says
+    cleared. A finding without an episode (silence, condition) has no clear
+    condition: it is momentary, cleared as it is written."""
+    for item in finding.evidence:
+        if item.kind == "episode":
+            return bool(item.data.get("status") == CLEARED)
+    return True
+
+
 def _as_json(n: int, finding: Finding) -> dict[str, Any]:
     return {
         "n": n,
@@ -57,6 +68,7 @@ def _as_json(n: int, finding: Finding) -> dict[str, Any]:
         "anchor_event_id": finding.anchor_event_id,
         "first_seen": finding.first_seen.isoformat(),
         "last_seen": finding.last_seen.isoformat(),
+        "cleared": cleared(finding),
         "evidence": [
             {"i": i, "kind": item.kind, "event_id": item.event_id, "data": item.data}
             for i, item in enumerate(finding.evidence)

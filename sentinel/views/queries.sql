@@ -288,9 +288,9 @@ SELECT count(*)::int AS n FROM (
 -- its detection by id (the rule) as it is walked.
 WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now),
 picked AS (
-    (SELECT r.*, d.rule_ref, d.kind FROM recommendation r
+    (SELECT r.*, d.rule_ref, d.kind, d.cleared_at FROM recommendation r
       -- OFFSET 0 keeps this a per-id index probe (never a scan of every detection)
-      CROSS JOIN LATERAL (SELECT rule_ref, kind FROM detection
+      CROSS JOIN LATERAL (SELECT rule_ref, kind, cleared_at FROM detection
                            WHERE detection.id = r.detection_id OFFSET 0) d
       WHERE r.status = 'open' AND 'open' = ANY(%(status)s::recommendation_status[])
         AND r.severity = ANY(%(severity)s::severity[])
@@ -305,8 +305,8 @@ picked AS (
     UNION ALL
     (SELECT x.* FROM unnest(ARRAY['acknowledged', 'dismissed']::recommendation_status[]) st(status)
       CROSS JOIN LATERAL (
-           SELECT r.*, d.rule_ref, d.kind FROM recommendation r
-            CROSS JOIN LATERAL (SELECT rule_ref, kind FROM detection
+           SELECT r.*, d.rule_ref, d.kind, d.cleared_at FROM recommendation r
+            CROSS JOIN LATERAL (SELECT rule_ref, kind, cleared_at FROM detection
                                  WHERE detection.id = r.detection_id OFFSET 0) d
             WHERE r.status = st.status AND r.status = ANY(%(status)s::recommendation_status[])
               AND r.severity = ANY(%(severity)s::severity[])
@@ -322,7 +322,7 @@ picked AS (
             ORDER BY r.created DESC LIMIT %(recent)s) x)
 )
 SELECT r.id, r.detection_id, r.severity::text AS severity, r.stream, r.rule_ref AS rule,
-       r.kind, r.status::text AS status, r.text, r.created, r.updated,
+       r.kind, r.status::text AS status, r.cleared_at, r.text, r.created, r.updated,
        extract(epoch FROM clock.now - r.created)::float8 AS age,
        extract(epoch FROM clock.now - r.updated)::float8 AS updated_age
   FROM picked r
@@ -336,14 +336,14 @@ SELECT r.id, r.detection_id, r.severity::text AS severity, r.stream, r.rule_ref 
 -- up its detection by id (the rule) as it is walked; then the newest of those.
 WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now)
 SELECT r.id, r.detection_id, r.severity::text AS severity, r.stream, r.rule_ref AS rule,
-       r.kind, r.status::text AS status, r.text, r.created, r.updated,
+       r.kind, r.status::text AS status, r.cleared_at, r.text, r.created, r.updated,
        extract(epoch FROM clock.now - r.created)::float8 AS age,
        extract(epoch FROM clock.now - r.updated)::float8 AS updated_age
   FROM unnest(%(status)s::recommendation_status[]) st(status)
  CROSS JOIN LATERAL (
-       SELECT r.*, d.rule_ref, d.kind FROM recommendation r
+       SELECT r.*, d.rule_ref, d.kind, d.cleared_at FROM recommendation r
         -- OFFSET 0 keeps this a per-id index probe (never a scan of every detection)
-        CROSS JOIN LATERAL (SELECT rule_ref, kind FROM detection
+        CROSS JOIN LATERAL (SELECT rule_ref, kind, cleared_at FROM detection
                              WHERE detection.id = r.detection_id OFFSET 0) d
         WHERE r.status = st.status
           AND r.severity = ANY(%(severity)s::severity[])
@@ -438,7 +438,7 @@ SELECT count(*)::int AS n FROM (
 -- name: detection
 WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now)
 SELECT d.id, d.severity::text AS severity, d.stream, d.rule_ref AS rule, d.kind, d.summary,
-       d.first_seen, d.last_seen, d.run_id, d.anchor_event_id,
+       d.first_seen, d.last_seen, d.cleared_at, d.run_id, d.anchor_event_id,
        r.id AS recommendation_id, r.status::text AS recommendation_status,
        r.text AS recommendation_text,
        extract(epoch FROM clock.now - r.created)::float8 AS recommendation_age

@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from sentinel.types import finding_state
 from sentinel.views import filters, rows, statements
 from sentinel.views.evidence import interpret
 from sentinel.views.statements import SQL, View
@@ -84,7 +85,7 @@ class Views:
         """Open ones, the most severe first, then the latest reviewed ones
         (statements.RECENT_REVIEWED of each status): what to look at."""
         found = self._all(statements.rows(View.RECOMMENDATIONS, flt, limit=limit))
-        return tuple(rows.RecommendationRow(**row) for row in found)
+        return _recommendations(found)
 
     def latest_recommendations(
         self, flt: filters.Filter = NO_FILTER, *, limit: int = 500
@@ -92,7 +93,7 @@ class Views:
         """The newest first, whatever their status."""
         params = statements.filter_params(View.RECOMMENDATIONS, flt)
         found = self._all(("recommendations_latest", {**params, "limit": limit}))
-        return tuple(rows.RecommendationRow(**row) for row in found)
+        return _recommendations(found)
 
     def detections(
         self, flt: filters.Filter = NO_FILTER, *, limit: int = statements.ROW_LIMIT
@@ -133,7 +134,12 @@ class Views:
             ("evidence", {"detection_id": detection_id, "limit": statements.EVIDENCE_LIMIT})
         )
         evidence = tuple(rows.Evidence(**row) for row in found)
-        return rows.Detail(**head[0], evidence=evidence, **interpret(evidence))
+        d = head[0]
+        status = d["recommendation_status"]
+        state = finding_state(status, d["cleared_at"] is not None).value if status else None
+        return rows.Detail(
+            **d, recommendation_state=state, evidence=evidence, **interpret(evidence)
+        )
 
 
 # ---- row builders -----------------------------------------------------------
@@ -172,6 +178,15 @@ def _timestamp(text: Any) -> datetime | None:
     except ValueError:
         return None
     return value if value.tzinfo is not None else None
+
+
+def _recommendations(found: Sequence[dict[str, Any]]) -> tuple[rows.RecommendationRow, ...]:
+    return tuple(
+        rows.RecommendationRow(
+            **row, state=finding_state(row["status"], row["cleared_at"] is not None).value
+        )
+        for row in found
+    )
 
 
 def _runs(found: Sequence[dict[str, Any]]) -> tuple[rows.RunRow, ...]:

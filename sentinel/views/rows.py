@@ -99,7 +99,9 @@ class RecommendationRow:
     stream: str
     rule: str
     kind: str
-    status: str
+    status: str  # the review: open, acknowledged, dismissed
+    state: str  # the combined state (sentinel.types.FindingState)
+    cleared_at: datetime | None  # when its episode cleared (the database clock)
     text: str
     created: datetime
     updated: datetime
@@ -153,10 +155,12 @@ class Detail:
     summary: str
     first_seen: datetime
     last_seen: datetime
+    cleared_at: datetime | None
     run_id: int | None
     anchor_event_id: int | None
     recommendation_id: int | None
     recommendation_status: str | None
+    recommendation_state: str | None  # the combined state, when it has one
     recommendation_text: str | None
     recommendation_age: float | None
     evidence: tuple[Evidence, ...]

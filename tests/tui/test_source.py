@@ -238,7 +238,7 @@ def test_recommendations_open_then_latest_reviewed(
         seeded_conn,
         """
         SELECT r.id, r.detection_id, r.severity::text AS severity, d.stream,
-               d.rule_ref AS rule, d.kind, r.status::text AS status, r.text,
+               d.rule_ref AS rule, d.kind, r.status::text AS status, d.cleared_at, r.text,
                r.created, r.updated,
                extract(epoch FROM %(now)s - r.created)::float8 AS age,
                extract(epoch FROM %(now)s - r.updated)::float8 AS updated_age

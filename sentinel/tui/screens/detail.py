@@ -108,7 +108,7 @@ class DetailScreen(Screen[None]):
         if d.recommendation_id is not None:
             t.append(f"\nRecommendation {d.recommendation_id} ")
             t.append(
-                f"[{d.recommendation_status}]",
+                f"[{d.recommendation_state or d.recommendation_status}]",
                 s("warn" if d.recommendation_status == "open" else "muted"),
             )
             t.append(f"  {fmt.age(d.recommendation_age)} ago\n", s("muted"))

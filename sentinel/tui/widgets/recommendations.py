@@ -1,4 +1,5 @@
-"""4 Recommendations: open first, by severity; enter for the evidence, `a`
+"""4 Recommendations: open first, by severity, each with its combined state
+(active or cleared, and the review); enter for the evidence, `a`
 acknowledges and `d` dismisses (after a confirmation)."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from sentinel.tui.widgets.table import Column, LiveTable, Shown
 from sentinel.views.rows import RecommendationRow
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
-TEXT_WIDTH = 45  # so a row fits 120 columns; enter shows the whole text
+TEXT_WIDTH = 35  # so a row fits 120 columns; enter shows the whole text
 
 
 class RecommendationsTable(LiveTable):
@@ -26,7 +27,7 @@ class RecommendationsTable(LiveTable):
         Column("severity", "severity"),
         Column("stream", "stream"),
         Column("rule", "rule"),
-        Column("status", "status"),
+        Column("state", "state"),
         Column("age", "age"),
         Column("text", "recommendation"),
     )
@@ -39,7 +40,7 @@ class RecommendationsTable(LiveTable):
                 (r.severity, tones.SEVERITY_TONE.get(r.severity), SEVERITY_RANK.get(r.severity)),
                 (r.stream, None, r.stream),
                 (r.rule, None, r.rule),
-                (r.status, tones.RECOMMENDATION_STATUS_TONE.get(r.status), r.status),
+                (r.state, tones.FINDING_STATE_TONE.get(r.state), r.state),
                 (fmt.age(r.age), None, r.age),
                 (fmt.one_line(r.text, TEXT_WIDTH), None, r.text),
             ),

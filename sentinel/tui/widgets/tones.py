@@ -7,7 +7,13 @@ from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
-from sentinel.types import RecommendationStatus, Severity, ShownRunStatus, WorkerStatus
+from sentinel.types import (
+    FindingState,
+    RecommendationStatus,
+    Severity,
+    ShownRunStatus,
+    WorkerStatus,
+)
 
 TONES = ("ok", "warn", "bad", "muted", "active", "info", "critical", "accent")
 COMPONENT_CLASSES = frozenset(f"tone--{tone}" for tone in TONES)
@@ -21,6 +27,13 @@ RECOMMENDATION_STATUS_TONE: dict[str, str | None] = {
     RecommendationStatus.OPEN: None,
     RecommendationStatus.ACKNOWLEDGED: "muted",
     RecommendationStatus.DISMISSED: "muted",
+}
+FINDING_STATE_TONE: dict[str, str | None] = {
+    FindingState.UNACKNOWLEDGED_ACTIVE: "warn",
+    FindingState.ACKNOWLEDGED_ACTIVE: None,
+    FindingState.UNACKNOWLEDGED_CLEARED: "info",
+    FindingState.DONE: "muted",
+    FindingState.DISMISSED: "muted",
 }
 RUN_STATUS_TONE: dict[str, str | None] = {
     ShownRunStatus.QUEUED: "muted",
