@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     batch_events: int = Field(50_000, ge=1)
     # The most one rule may take of one pass (engine.DEFAULT_RULE_BUDGET_SECONDS).
     rule_budget_seconds: float = Field(5.0, gt=0)
+    # Finding openings of one stream in 10 minutes before further ones are
+    # collapsed into one flood finding (flood.DEFAULT_FLOOD_FINDINGS).
+    flood_findings: int = Field(10, ge=1)
     drain_grace_seconds: float = Field(20.0, ge=0)
     run_retention_days: float = Field(7.0, gt=0)
     log_format: Literal["json", "text"] | None = None  # default: text on a terminal

@@ -13,6 +13,10 @@ by a pass's batches). A rule is fed its events in growing chunks and the
 clock is read between them; a rule past its budget is treated as one that
 failed, and is skipped for the rest of the pass. A `matches` search that
 cannot run in linear time stops at the budget too (sentinel.rules.patterns).
+
+A stream that floods (more than `flood_findings` finding openings in 10
+minutes) has its further openings collapsed into one `flood` finding
+(sentinel.rules.flood), with its state kept under FLOOD_REF beside the rules'.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from sentinel.rules import conditions, patterns
+from sentinel.rules import conditions, flood, patterns
 from sentinel.rules.kinds import KINDS
 from sentinel.rules.kinds._base import KindSpec, PassContext
 from sentinel.rules.model import Event, Problem, StreamPass
@@ -53,10 +57,15 @@ class PassBudget:
 
 class Engine:
     def __init__(
-        self, pack: RulePack, *, rule_budget_seconds: float = DEFAULT_RULE_BUDGET_SECONDS
+        self,
+        pack: RulePack,
+        *,
+        rule_budget_seconds: float = DEFAULT_RULE_BUDGET_SECONDS,
+        flood_findings: int = flood.DEFAULT_FLOOD_FINDINGS,
     ) -> None:
         self.pack = pack
         self.rule_budget_seconds = rule_budget_seconds
+        self.flood_findings = flood_findings
         self._enabled = tuple(rule for rule in pack.rules if rule.enabled)
         self._by_stream: dict[str, tuple[Rule, ...]] = {}
 
@@ -125,8 +134,13 @@ class Engine:
                         exc_info=True,
                     )
                 ctx.problems.append(Problem(rule.ref, None, reason))
+        findings, flood_state = flood.collapse(
+            stream, ctx.findings, events, states.get(flood.FLOOD_REF), self.flood_findings
+        )
+        if flood_state is not None:
+            new_states[flood.FLOOD_REF] = flood_state
         next_due = _next_due(self, stream, new_states)
-        return StreamPass(ctx.findings, new_states, ctx.problems, next_due)
+        return StreamPass(findings, new_states, ctx.problems, next_due)
 
 
 def _run_timed(

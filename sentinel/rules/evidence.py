@@ -71,6 +71,14 @@ KINDS: dict[str, EvidenceKind] = {
         ),
         EvidenceKind("baseline", Shown.BASELINE, "the SPC baseline: mean, sigma, n", ("spc",)),
         EvidenceKind("rule", Shown.RULE, "the rule's whole mapping as it was", ("*",)),
+        EvidenceKind(
+            "flood",
+            Shown.DATA,
+            "a flood's collapsed findings (the engine's, not a rule kind's: rules/flood.py): "
+            "status, start, last seen, calm since, threshold, the count per rule, and the "
+            "first 50 collapsed findings (rule, kind, severity, summary, event id, times)",
+            ("flood",),
+        ),
     )
 }
 

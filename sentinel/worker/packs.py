@@ -18,6 +18,7 @@ from psycopg_pool import ConnectionPool
 
 from sentinel.rules import pack as packs
 from sentinel.rules.engine import DEFAULT_RULE_BUDGET_SECONDS, Engine
+from sentinel.rules.flood import DEFAULT_FLOOD_FINDINGS
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +77,12 @@ class RuleSource:
         rules_path: Path | None,
         *,
         rule_budget_seconds: float = DEFAULT_RULE_BUDGET_SECONDS,
+        flood_findings: int = DEFAULT_FLOOD_FINDINGS,
     ) -> None:
         self.pool = pool
         self.rules_path = rules_path
         self.rule_budget_seconds = rule_budget_seconds
+        self.flood_findings = flood_findings
         self._engine: Engine | None = None
         self._digest: str | None = None
         self._mutex = threading.Lock()
@@ -102,4 +105,8 @@ class RuleSource:
             return self._engine
 
     def _build(self, pack: packs.RulePack) -> Engine:
-        return Engine(pack, rule_budget_seconds=self.rule_budget_seconds)
+        return Engine(
+            pack,
+            rule_budget_seconds=self.rule_budget_seconds,
+            flood_findings=self.flood_findings,
+        )

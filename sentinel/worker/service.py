@@ -107,7 +107,10 @@ class WorkerService:
             {"name": self.name, "role": settings.worker_role.value, "version": _version()}
         )
         rules = RuleSource(
-            pool, settings.rules_path, rule_budget_seconds=settings.rule_budget_seconds
+            pool,
+            settings.rules_path,
+            rule_budget_seconds=settings.rule_budget_seconds,
+            flood_findings=settings.flood_findings,
         )
         runner = PassRunner(pool, rules, batch_events=settings.batch_events)
         executor = Executor(

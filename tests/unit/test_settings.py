@@ -32,6 +32,7 @@ BAD_VALUES: dict[str, list[str]] = {
     "retry_max_seconds": ["0"],
     "batch_events": ["0"],
     "rule_budget_seconds": ["0", "-1", "soon"],
+    "flood_findings": ["0", "-3", "ten", "2.5"],
     "drain_grace_seconds": ["-1"],
     "run_retention_days": ["0"],
     "log_format": ["xml"],
