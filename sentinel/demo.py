@@ -33,7 +33,8 @@ FLEET_SIZE = 3
 TIMEOUT_SECONDS = 90.0
 
 RESET_SQL = """
-TRUNCATE recommendation, evidence, detection, rule_state, run, event, stream, rule_pack, worker
+TRUNCATE finding_journal, recommendation, evidence, detection, rule_state, run, event, stream,
+         rule_pack, worker
 RESTART IDENTITY CASCADE
 """
 

@@ -1,7 +1,9 @@
-"""`sentinel recommendations list|ack|dismiss`: review what the fleet advises."""
+"""`sentinel recommendations list|ack|dismiss|history`: review what the fleet
+advises, and read each finding's journal."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
@@ -9,6 +11,7 @@ import click
 from sentinel import format as fmt
 from sentinel.cli import render
 from sentinel.cli.context import CliContext, pass_context
+from sentinel.errors import InputError
 from sentinel.views import statements
 
 if TYPE_CHECKING:
@@ -20,7 +23,7 @@ SEVERITIES = statements.SEVERITIES
 
 @click.group("recommendations")
 def recommendations() -> None:
-    """Advisory recommendations: list, acknowledge, dismiss."""
+    """Advisory recommendations: list, acknowledge, dismiss, history."""
 
 
 @recommendations.command("list")
@@ -63,30 +66,67 @@ def list_(
     )
 
 
+def _review_options(fn: Callable[..., None]) -> Callable[..., None]:
+    fn = click.option(
+        "--by", "actor", metavar="WHO", help="Who reviews it (default: the OS user)."
+    )(fn)
+    fn = click.option("--comment", metavar="C", help="Why: kept in its journal.")(fn)
+    return click.argument("recommendation_id", type=int, metavar="ID")(fn)
+
+
 @recommendations.command("ack")
-@click.argument("recommendation_id", type=int, metavar="ID")
+@_review_options
 @pass_context
-def ack(ctx: CliContext, recommendation_id: int) -> None:
-    """Acknowledge recommendation ID (changes only its status)."""
+def ack(ctx: CliContext, recommendation_id: int, comment: str | None, actor: str | None) -> None:
+    """Acknowledge recommendation ID (changes only its status; journaled)."""
     from sentinel.db.connect import connection
     from sentinel.findings import review
 
     with connection(ctx.url) as conn:
-        result = review.acknowledge(conn, recommendation_id)
+        result = review.acknowledge(conn, recommendation_id, actor=actor, comment=comment)
     click.echo(_said(result, "acknowledged"))
 
 
 @recommendations.command("dismiss")
-@click.argument("recommendation_id", type=int, metavar="ID")
+@_review_options
 @pass_context
-def dismiss(ctx: CliContext, recommendation_id: int) -> None:
-    """Dismiss recommendation ID (changes only its status)."""
+def dismiss(
+    ctx: CliContext, recommendation_id: int, comment: str | None, actor: str | None
+) -> None:
+    """Dismiss recommendation ID (changes only its status; journaled)."""
     from sentinel.db.connect import connection
     from sentinel.findings import review
 
     with connection(ctx.url) as conn:
-        result = review.dismiss(conn, recommendation_id)
+        result = review.dismiss(conn, recommendation_id, actor=actor, comment=comment)
     click.echo(_said(result, "dismissed"))
+
+
+@recommendations.command("history")
+@click.argument("recommendation_id", type=int, metavar="ID")
+@click.option("--json", "json_output", is_flag=True, help="Print the rows as JSON.")
+@pass_context
+def history(ctx: CliContext, recommendation_id: int, json_output: bool) -> None:
+    """Every change of recommendation ID's state, oldest first (its journal)."""
+    from sentinel.db.connect import connection
+    from sentinel.views.read import Views
+
+    with connection(ctx.url) as conn:
+        found = Views(conn).history(recommendation_id)
+    if found is None:
+        raise InputError(f"no recommendation with id {recommendation_id}")
+    render.echo_rows(
+        found,
+        [
+            ("at", lambda r: f"{r.at:%Y-%m-%d %H:%M:%S%z}"),
+            ("actor", lambda r: r.actor),
+            ("from", lambda r: r.from_state or "-"),
+            ("to", lambda r: r.to_state),
+            ("comment", lambda r: r.comment or ""),
+        ],
+        json_output=json_output,
+        empty="no journal rows",
+    )
 
 
 def _said(result: review.Reviewed, verb: str) -> str:

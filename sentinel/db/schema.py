@@ -283,3 +283,20 @@ recommendation = sa.Table(
         postgresql_where=sa.text("status = 'open'"),
     ),
 )
+
+# Every change of a finding's state, by a person (acknowledge, dismiss) or by
+# the system (opened, cleared): append-only, enforced in the database (a
+# trigger refuses UPDATE and DELETE: migration 0009, APPEND_ONLY_SQL). No
+# foreign key: the record outlives what it records.
+finding_journal = sa.Table(
+    "finding_journal",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("recommendation_id", sa.BigInteger, nullable=False),
+    _ts("at", nullable=False, server_default=NOW),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("from_state", sa.Text),  # NULL: the finding was opened
+    sa.Column("to_state", sa.Text, nullable=False),
+    sa.Column("comment", sa.Text),
+    sa.Index("ix_finding_journal_recommendation", "recommendation_id", "id"),
+)

@@ -1,11 +1,17 @@
-"""A person's review of a recommendation: acknowledge or dismiss it.
+"""A person's review of a recommendation: acknowledge or dismiss it, with an
+optional comment, journaled.
 
 The only writes a person makes. They change the recommendation's own `status`
-and `updated`, nothing else (the safety boundary: advisory only).
+and `updated` (the safety boundary: advisory only), and append one row to
+`finding_journal`: the time (the database clock), the actor, the combined
+state before and after, the comment. Open may be acknowledged or dismissed,
+acknowledged may be dismissed; a dismissed finding is final (acknowledging it
+is refused). Setting the status it already has changes nothing.
 """
 
 from __future__ import annotations
 
+import getpass
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -15,7 +21,7 @@ from psycopg.rows import dict_row
 
 from sentinel.db import queries
 from sentinel.errors import InputError
-from sentinel.types import Channel
+from sentinel.types import Channel, finding_state
 
 SQL = queries.load(Path(__file__).with_name("review.sql"))
 
@@ -23,9 +29,20 @@ RECOMMENDATION_CHANNEL = Channel.RECOMMENDATION.value
 
 Status = Literal["open", "acknowledged", "dismissed"]
 
+# status → the statuses a person may move it to
+ALLOWED: dict[str, tuple[str, ...]] = {
+    "open": ("acknowledged", "dismissed"),
+    "acknowledged": ("dismissed",),
+    "dismissed": (),
+}
+
 
 class UnknownRecommendation(InputError):
     """No such recommendation."""
+
+
+class RefusedTransition(InputError):
+    """The review is not allowed from the recommendation's current status."""
 
 
 @dataclass(frozen=True)
@@ -35,26 +52,67 @@ class Reviewed:
     changed: bool  # False when it already had that status
 
 
-def acknowledge(conn: psycopg.Connection, recommendation_id: int) -> Reviewed:
-    """Mark a recommendation acknowledged."""
-    return _review(conn, recommendation_id, "acknowledged")
+def os_user() -> str:
+    """Who is at this terminal: the default actor of the CLI and the dashboard."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
-def dismiss(conn: psycopg.Connection, recommendation_id: int) -> Reviewed:
-    """Mark a recommendation dismissed."""
-    return _review(conn, recommendation_id, "dismissed")
+def acknowledge(
+    conn: psycopg.Connection,
+    recommendation_id: int,
+    *,
+    actor: str | None = None,
+    comment: str | None = None,
+) -> Reviewed:
+    """Mark a recommendation acknowledged (`actor`: the OS user if None)."""
+    return _review(conn, recommendation_id, "acknowledged", actor, comment)
 
 
-def _review(conn: psycopg.Connection, recommendation_id: int, status: Status) -> Reviewed:
+def dismiss(
+    conn: psycopg.Connection,
+    recommendation_id: int,
+    *,
+    actor: str | None = None,
+    comment: str | None = None,
+) -> Reviewed:
+    """Mark a recommendation dismissed (`actor`: the OS user if None)."""
+    return _review(conn, recommendation_id, "dismissed", actor, comment)
+
+
+def _review(
+    conn: psycopg.Connection,
+    recommendation_id: int,
+    status: Status,
+    actor: str | None,
+    comment: str | None,
+) -> Reviewed:
+    who = (actor or "").strip() or os_user()
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(SQL["set_status"], {"id": recommendation_id, "status": status}).fetchone()
-        if row is not None:
-            cur.execute(
-                SQL["notify"],
-                {"channel": RECOMMENDATION_CHANNEL, "payload": str(recommendation_id)},
+        current = cur.execute(SQL["lock"], {"id": recommendation_id}).fetchone()
+        if current is None:
+            raise UnknownRecommendation(f"no recommendation with id {recommendation_id}")
+        if current["status"] == status:
+            return Reviewed(id=recommendation_id, status=status, changed=False)
+        if status not in ALLOWED[current["status"]]:
+            raise RefusedTransition(
+                f"recommendation {recommendation_id} is {current['status']}: it cannot be {status}"
             )
-            return Reviewed(id=recommendation_id, status=status, changed=True)
-        current = cur.execute(SQL["get"], {"id": recommendation_id}).fetchone()
-    if current is None:
-        raise UnknownRecommendation(f"no recommendation with id {recommendation_id}")
-    return Reviewed(id=recommendation_id, status=current["status"], changed=False)
+        cur.execute(SQL["set_status"], {"id": recommendation_id, "status": status})
+        cur.execute(
+            SQL["journal"],
+            {
+                "id": recommendation_id,
+                "actor": who,
+                "from_state": finding_state(current["status"], current["cleared"]).value,
+                "to_state": finding_state(status, current["cleared"]).value,
+                "comment": comment or None,
+            },
+        )
+        cur.execute(
+            SQL["notify"],
+            {"channel": RECOMMENDATION_CHANNEL, "payload": str(recommendation_id)},
+        )
+    return Reviewed(id=recommendation_id, status=status, changed=True)

@@ -48,11 +48,14 @@ class FindingStore:
 
 def cleared(finding: Finding) -> bool:
     """Whether the finding's episode has ended: its `episode` evidence says
-    cleared. A finding without an episode (silence, condition) has no clear
-    condition: it is momentary, cleared as it is written."""
+    cleared (a `flood` finding's evidence: closed, when the stream calmed). A
+    finding without either (silence, condition) has no clear condition: it is
+    momentary, cleared as it is written."""
     for item in finding.evidence:
         if item.kind == "episode":
             return bool(item.data.get("status") == CLEARED)
+        if item.kind == "flood":
+            return bool(item.data.get("status") == "closed")
     return True
 
 

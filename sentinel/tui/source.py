@@ -120,17 +120,20 @@ class Source:
 
     # ---- the two writes ---------------------------------------------------
 
-    def acknowledge(self, recommendation_id: int) -> review.Reviewed:
-        return self._write(review.acknowledge, recommendation_id)
+    def acknowledge(self, recommendation_id: int, comment: str | None = None) -> review.Reviewed:
+        return self._write(review.acknowledge, recommendation_id, comment)
 
-    def dismiss(self, recommendation_id: int) -> review.Reviewed:
-        return self._write(review.dismiss, recommendation_id)
+    def dismiss(self, recommendation_id: int, comment: str | None = None) -> review.Reviewed:
+        return self._write(review.dismiss, recommendation_id, comment)
 
-    def _write(self, fn: Any, recommendation_id: int) -> review.Reviewed:
+    def _write(self, fn: Any, recommendation_id: int, comment: str | None) -> review.Reviewed:
+        """A review by the dashboard's user (the OS user), journaled."""
         with self._lock:
             conn = self._connection()
             try:
-                result: review.Reviewed = fn(conn, recommendation_id)
+                result: review.Reviewed = fn(
+                    conn, recommendation_id, actor=review.os_user(), comment=comment
+                )
                 return result
             except psycopg.OperationalError as exc:
                 self._drop()

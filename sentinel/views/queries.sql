@@ -453,3 +453,15 @@ SELECT id, kind, event_id, data
  WHERE detection_id = %(detection_id)s
  ORDER BY id
  LIMIT %(limit)s
+
+-- name: journal
+-- A recommendation's journal, oldest first (ix_finding_journal_recommendation);
+-- `known` says whether the recommendation exists.
+SELECT j.id, j.at, j.actor, j.from_state, j.to_state, j.comment
+  FROM finding_journal j
+ WHERE j.recommendation_id = %(recommendation_id)s
+ ORDER BY j.id
+ LIMIT %(limit)s
+
+-- name: recommendation_known
+SELECT EXISTS (SELECT 1 FROM recommendation WHERE id = %(recommendation_id)s) AS known

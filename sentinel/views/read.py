@@ -123,6 +123,20 @@ class Views:
         total = self.count(view, flt, show_empty=show_empty)
         return rows.Page(rows=found, total=total, cap=statements.COUNT_CAP)
 
+    # ---- one recommendation's journal -----------------------------------------
+
+    def history(
+        self, recommendation_id: int, *, limit: int = statements.JOURNAL_LIMIT
+    ) -> tuple[rows.JournalRow, ...] | None:
+        """Every change of its state, oldest first; None if there is no such
+        recommendation."""
+        params = {"recommendation_id": recommendation_id}
+        [known] = self._all(("recommendation_known", params))
+        if not known["known"]:
+            return None
+        found = self._all(("journal", {**params, "limit": limit}))
+        return tuple(rows.JournalRow(**row) for row in found)
+
     # ---- one detection ------------------------------------------------------
 
     def detail(self, detection_id: int) -> rows.Detail | None:

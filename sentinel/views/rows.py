@@ -110,6 +110,18 @@ class RecommendationRow:
 
 
 @dataclass(frozen=True)
+class JournalRow:
+    """One change of a finding's state (finding_journal, append-only)."""
+
+    id: int
+    at: datetime  # the database clock
+    actor: str  # a person, or `system` (opened, cleared)
+    from_state: str | None  # None: the finding was opened
+    to_state: str
+    comment: str | None
+
+
+@dataclass(frozen=True)
 class DetectionRow:
     id: int
     severity: str

@@ -31,6 +31,7 @@ RECENT_REVIEWED = 100  # acknowledged / dismissed recommendations shown, each
 COUNT_CAP = 10_000  # dead runs, open recommendations, events in the last minute, totals
 LAG_CAP = 1_000  # per stream: a lag at the cap is shown as "1000+"
 EVIDENCE_LIMIT = 200
+JOURNAL_LIMIT = 1_000  # journal rows `recommendations history` prints
 SILENCE_SECONDS = 300.0  # a stream whose newest event is older than this is "silent"
 LONG_FACTOR = 5.0  # a running run is "long" past this many times its stream's usual pass
 LONG_FLOOR = 60.0  # … and never before this many seconds

@@ -169,3 +169,20 @@ def test_the_cli_and_the_dashboard_show_the_same_states(
         source.close()
     assert listed == shown == wanted
     assert detail is not None and detail.recommendation_state == "done"
+
+
+def test_which_findings_are_cleared_as_written() -> None:
+    from datetime import UTC, datetime
+
+    from sentinel.findings.store import cleared
+    from sentinel.rules.model import EvidenceItem, Finding
+
+    def finding(*evidence: EvidenceItem) -> Finding:
+        at = datetime(2026, 12, 1, tzinfo=UTC)
+        return Finding("r", "s", "k", "info", "x", "f", None, at, at, evidence, "look")
+
+    assert not cleared(finding(EvidenceItem("episode", 1, {"status": "open"})))
+    assert cleared(finding(EvidenceItem("episode", 1, {"status": "cleared"})))
+    assert not cleared(finding(EvidenceItem("flood", None, {"status": "open"})))
+    assert cleared(finding(EvidenceItem("flood", None, {"status": "closed"})))
+    assert cleared(finding(EvidenceItem("window", 1, {})))  # silence: momentary
