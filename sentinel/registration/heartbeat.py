@@ -108,7 +108,7 @@ class Heartbeat(threading.Thread):
             return
         self._answered()
         self.last_beat = time.monotonic()
-        lost = (held_before - beat.renewed) & self.in_hand()
+        lost = set(beat.lost & self.in_hand())
         if lost:
             self.on_lost(lost, "lease no longer held")
 

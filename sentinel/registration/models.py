@@ -44,6 +44,7 @@ class Beat:
 
     active: bool  # False: the row was marked inactive; register again
     renewed: frozenset[int]  # runs whose lease this beat extended
+    lost: frozenset[int]  # runs in hand that someone else holds now
     db_now: datetime
 
 

@@ -61,6 +61,13 @@ WITH me AS (
 )
 SELECT EXISTS (SELECT 1 FROM me) AS active,
        ARRAY(SELECT id FROM renewed) AS renewed,
+       -- In hand, not renewed, and not finished by this worker meanwhile (a
+       -- pass that completed just before this beat is not lost): taken over.
+       ARRAY(SELECT h.id FROM unnest(%(in_hand)s::bigint[]) AS h(id)
+              WHERE h.id NOT IN (SELECT id FROM renewed)
+                AND NOT EXISTS (SELECT 1 FROM run r
+                                 WHERE r.id = h.id AND r.lease_owner = %(worker_id)s
+                                   AND r.status IN ('succeeded', 'failed', 'dead'))) AS lost,
        coalesce(%(now)s::timestamptz, now()) AS db_now
 
 -- name: set_status

@@ -68,7 +68,9 @@ class WorkerStore:
             },
         ).fetchone()
         assert row is not None
-        return Beat(active=row[0], renewed=frozenset(row[1]), db_now=row[2])
+        return Beat(
+            active=row[0], renewed=frozenset(row[1]), lost=frozenset(row[2]), db_now=row[3]
+        )
 
     def set_status(self, worker_id: int, status: str) -> None:
         self.conn.execute(

@@ -207,6 +207,28 @@ def test_heartbeat_renews_only_the_runs_in_hand_so_an_abandoned_run_is_recovered
     owner.deregister()
 
 
+def test_a_beat_calls_lost_only_the_runs_someone_else_holds_now(
+    db_url: str, pool: ConnectionPool, conn: psycopg.Connection
+) -> None:
+    """A pass that completed just before the beat is not reported lost (it
+    was, as a warning, for every such race); a run recovered and claimed by
+    another worker is."""
+    me = _registration(db_url, pool, "me")
+    my_id = me.register()
+    other = _registration(db_url, pool, "other")
+    other_id = other.register()
+    working = _held_run(conn, my_id, "s-working")
+    finished = _held_run(conn, my_id, "s-finished")
+    taken = _held_run(conn, my_id, "s-taken")
+    conn.execute("UPDATE run SET status = 'succeeded' WHERE id = %s", [finished])
+    conn.execute("UPDATE run SET lease_owner = %s WHERE id = %s", [other_id, taken])
+
+    beat = me.beat({working, finished, taken})
+    assert (beat.renewed, beat.lost) == ({working}, {taken})
+    me.deregister()
+    other.deregister()
+
+
 def test_capabilities_can_change_while_running(
     db_url: str, pool: ConnectionPool, conn: psycopg.Connection
 ) -> None:
