@@ -91,7 +91,18 @@ def test_an_outage_longer_than_the_lease_mid_pass_leaves_no_run_stuck(
             what="a pass half way",
         )
         private_server.stop()
-        time.sleep(defaults.lease_seconds + 5)  # the outage itself, not a synchronisation
+        # The outage lasts until the worker itself has gone longer than the
+        # lease without a heartbeat (its own log says so), plus a margin.
+        wait_for(
+            lambda: any(
+                (r.get("heartbeat_age") or 0) > defaults.lease_seconds + 5
+                for r in worker.records()
+                if r.get("message") == "database unavailable"
+            ),
+            timeout=defaults.lease_seconds + 30,
+            interval=0.5,
+            what="the worker past its lease without a heartbeat",
+        )
         assert worker.alive()
         private_server.start()
         wait_for(
