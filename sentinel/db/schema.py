@@ -263,6 +263,13 @@ recommendation = sa.Table(
     sa.Column("severity", severity, nullable=False),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("status", recommendation_status, nullable=False, server_default="open"),
+    # Written while a shelf matched: not counted as open, never notified; NULL
+    # again once the shelf ended while the finding was still active.
+    sa.Column("shelf_id", sa.BigInteger, sa.ForeignKey("shelf.id", ondelete="SET NULL")),
+    # The active finding of a rule that `suppresses:` this one when it was written.
+    sa.Column(
+        "suppressed_by", sa.BigInteger, sa.ForeignKey("detection.id", ondelete="SET NULL")
+    ),
     _ts("created", nullable=False, server_default=NOW),
     _ts("updated", nullable=False, server_default=NOW),
     sa.Index("ix_recommendation_status", "status", "created"),
@@ -281,6 +288,47 @@ recommendation = sa.Table(
         "ix_recommendation_open_stream",
         "stream",
         postgresql_where=sa.text("status = 'open'"),
+    ),
+)
+
+# Shelving (ISA-18.2; Alertmanager's silences): while a shelf is live (not
+# ended, expires_at in the future on the database clock), new findings that
+# match it are written shelved. NULL rule_glob / severity match everything.
+shelf = sa.Table(
+    "shelf",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("stream_glob", sa.Text, nullable=False),
+    sa.Column("rule_glob", sa.Text),
+    sa.Column("severity", severity),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    _ts("created", nullable=False, server_default=NOW),
+    _ts("expires_at", nullable=False),
+    # When it ended (unshelved, or its expiry processed) and by whom.
+    _ts("ended_at"),
+    sa.Column("ended_by", sa.Text),
+    sa.Index("ix_shelf_live", "expires_at", postgresql_where=sa.text("ended_at IS NULL")),
+)
+
+# HTTP API bearer tokens: only the SHA-256 of the token is stored; revoked
+# tokens stay (revoked_at) for the audit trail, so a name is unique among the
+# unrevoked ones only.
+api_token = sa.Table(
+    "api_token",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("token_hash", sa.Text, nullable=False, unique=True),
+    sa.Column("scopes", JSONB, nullable=False, server_default=EMPTY_LIST),
+    _ts("created", nullable=False, server_default=NOW),
+    _ts("last_used_at"),
+    _ts("revoked_at"),
+    sa.Index(
+        "ix_api_token_name_live",
+        "name",
+        unique=True,
+        postgresql_where=sa.text("revoked_at IS NULL"),
     ),
 )
 
