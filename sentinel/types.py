@@ -90,11 +90,32 @@ def finding_state(status: str, cleared: bool) -> FindingState:
     return FindingState.UNACKNOWLEDGED_CLEARED if cleared else FindingState.UNACKNOWLEDGED_ACTIVE
 
 
+class NotificationStatus(StrEnum):
+    """A notification in the outbox: queued (waiting for its time), sending
+    (leased by a worker), sent, failed (retried after a backoff), dead (out of
+    attempts, the last error kept), skipped (no longer worth telling: its
+    finding was acknowledged, shelved or suppressed first, or a mute window)."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    DEAD = "dead"
+    SKIPPED = "skipped"
+
+
+class NotificationKind(StrEnum):
+    FIRING = "firing"  # the finding opened
+    REPEAT = "repeat"  # still active and unacknowledged after the repeat interval
+    RESOLVED = "resolved"  # its episode cleared
+
+
 class Channel(StrEnum):
     """NOTIFY channels: hints to look again, never the only way to find out."""
 
     RUN = "sentinel_run"  # runs planned, requeued or finished
     RECOMMENDATION = "sentinel_recommendation"  # findings written or reviewed
+    COMPLETION = "sentinel_completion"  # a run's completion record stored (payload: run id)
 
 
 def values(enum: type[StrEnum]) -> tuple[str, ...]:

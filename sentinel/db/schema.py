@@ -6,6 +6,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 from sentinel.types import (
+    NotificationKind,
+    NotificationStatus,
     RecommendationStatus,
     RunStatus,
     Severity,
@@ -31,6 +33,8 @@ WORKER_STATUSES = values(WorkerStatus)
 RUN_STATUSES = values(RunStatus)
 SEVERITIES = values(Severity)
 RECOMMENDATION_STATUSES = values(RecommendationStatus)
+NOTIFICATION_STATUSES = values(NotificationStatus)
+NOTIFICATION_KINDS = values(NotificationKind)
 
 worker_type = sa.Enum(*WORKER_TYPES, name="worker_type", metadata=metadata)
 worker_role = sa.Enum(*WORKER_ROLES, name="worker_role", metadata=metadata)
@@ -40,6 +44,10 @@ severity = sa.Enum(*SEVERITIES, name="severity", metadata=metadata)
 recommendation_status = sa.Enum(
     *RECOMMENDATION_STATUSES, name="recommendation_status", metadata=metadata
 )
+notification_status = sa.Enum(
+    *NOTIFICATION_STATUSES, name="notification_status", metadata=metadata
+)
+notification_kind = sa.Enum(*NOTIFICATION_KINDS, name="notification_kind", metadata=metadata)
 
 NOW = sa.text("now()")
 EMPTY_OBJECT = sa.text("'{}'::jsonb")
@@ -347,4 +355,77 @@ finding_journal = sa.Table(
     sa.Column("to_state", sa.Text, nullable=False),
     sa.Column("comment", sa.Text),
     sa.Index("ix_finding_journal_recommendation", "recommendation_id", "id"),
+)
+
+# The notification outbox (sentinel/notify/): written in the pass's fenced
+# transaction with the finding it tells of, delivered by any worker with a
+# lease like a run's. The idempotency key (finding, route, channel, kind and
+# repeat number) makes a retried or racing pass write each one once, and is
+# sent along so that a receiver can drop a redelivery.
+notification = sa.Table(
+    "notification",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column(
+        "detection_id",
+        sa.BigInteger,
+        sa.ForeignKey("detection.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column(
+        "recommendation_id",
+        sa.BigInteger,
+        sa.ForeignKey("recommendation.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("route", sa.Text, nullable=False),
+    sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("kind", notification_kind, nullable=False),
+    sa.Column("idempotency_key", sa.Text, nullable=False, unique=True),
+    # Notifications of one group (route, channel and the route's group_by
+    # values) that are due together go out as one message.
+    sa.Column("group_key", sa.Text, nullable=False),
+    # The key of the message it went out in, fixed at its first claim, so a
+    # redelivery sends the same message under the same key.
+    sa.Column("batch_key", sa.Text),
+    sa.Column("status", notification_status, nullable=False, server_default="queued"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("max_attempts", sa.Integer, nullable=False, server_default="8"),
+    _ts("not_before", nullable=False, server_default=NOW),
+    sa.Column("lease_owner", sa.BigInteger, sa.ForeignKey("worker.id", ondelete="SET NULL")),
+    _ts("lease_expires_at"),
+    sa.Column("last_error", sa.Text),
+    sa.Column("payload", JSONB, nullable=False, server_default=EMPTY_OBJECT),
+    _ts("created", nullable=False, server_default=NOW),
+    _ts("sent_at"),
+    # The delivery claim: what is due, oldest first.
+    sa.Index(
+        "ix_notification_due",
+        "not_before",
+        "id",
+        postgresql_where=sa.text("status IN ('queued', 'failed')"),
+    ),
+    sa.Index(
+        "ix_notification_lease",
+        "lease_expires_at",
+        postgresql_where=sa.text("status = 'sending'"),
+    ),
+    sa.Index("ix_notification_detection", "detection_id", "route", "channel"),
+    sa.Index("ix_notification_status", "status", "id"),
+)
+
+# One signed (DSSE) record per completed run, written in its completing
+# transaction. No foreign key: the record outlives the run (retention).
+completion = sa.Table(
+    "completion",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("run_id", sa.BigInteger, nullable=False, unique=True),
+    sa.Column("stream", KEY_TEXT, nullable=False),
+    sa.Column("fence", sa.BigInteger, nullable=False),
+    sa.Column("envelope", JSONB, nullable=False),
+    sa.Column("signed", sa.Boolean, nullable=False),
+    sa.Column("key_id", sa.Text),
+    _ts("created", nullable=False, server_default=NOW),
+    sa.Index("ix_completion_created", "created"),
 )
