@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,6 +23,9 @@ from sentinel.types import WorkerRole, WorkerType
 
 ENV_PREFIX = "SENTINEL_"
 
+
+# Settings whose values are secrets: never echoed in an error.
+SECRET_SETTINGS = frozenset({"github_webhook_secret", "jenkins_webhook_token"})
 
 # Capabilities every worker reports from its own settings and version.
 RESERVED_CAPABILITIES = frozenset({"runtimes", "max_concurrent_runs", "sentinel_version"})
@@ -94,6 +97,14 @@ class Settings(BaseSettings):
     max_concurrent_runs: int = Field(4, ge=1)
     rules_path: Path | None = None
     metrics_port: int | None = Field(None, ge=0, le=65535)
+    # A replica for the reads people make (the API's read endpoints); unset:
+    # the primary.
+    read_database_url: str | None = None
+    # `sentinel api`: where it listens, and what its webhooks are checked with.
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8080, ge=1, le=65535)
+    github_webhook_secret: SecretStr | None = None
+    jenkins_webhook_token: SecretStr | None = None
     # Below: not in the contract's table; tuning an operator may want.
     dead_after_heartbeats: int = Field(3, ge=1)
     liveness_check_seconds: float = Field(0.5, gt=0)
@@ -131,7 +142,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "read_database_url")
     @classmethod
     def _database_url(cls, value: str | None) -> str | None:
         if value:
@@ -176,11 +187,18 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator("worker_name")
+    @field_validator("worker_name", "api_host")
     @classmethod
     def _name(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
             raise ValueError("must not be empty")
+        return value
+
+    @field_validator("github_webhook_secret", "jenkins_webhook_token")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("must not be empty (unset it instead)")
         return value
 
     @classmethod
@@ -236,6 +254,8 @@ def _allowed(error: Any) -> str:
     value = error.get("input")
     if isinstance(value, str) and str(error["loc"][0]).endswith("database_url"):
         value = dsn.mask(value)
+    if str(error["loc"][0]) in SECRET_SETTINGS:
+        value = "***"
     message = _message(error)
     if error["type"] in ("enum", "literal_error"):
         message = "must be one of " + str(error.get("ctx", {}).get("expected", ""))

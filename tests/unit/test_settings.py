@@ -25,6 +25,11 @@ BAD_VALUES: dict[str, list[str]] = {
     "max_concurrent_runs": ["0", "many", "1.5"],
     "rules_path": ["/nonexistent/pack.yaml"],
     "metrics_port": ["70000", "-1", "http"],
+    "read_database_url": ["not a url", "postgresql://u:pw@h/x?bogus=1"],
+    "api_host": ["", "  "],
+    "api_port": ["0", "70000", "http"],
+    "github_webhook_secret": ["  "],
+    "jenkins_webhook_token": ["  "],
     "dead_after_heartbeats": ["0"],
     "liveness_check_seconds": ["0"],
     "max_attempts": ["0"],
@@ -60,6 +65,14 @@ def test_a_wrong_value_is_one_line_naming_the_variable(
     assert "\n" not in message
     assert variable in message
     assert "pw" not in message  # a password in a wrong URL stays hidden
+
+
+def test_a_wrong_secret_is_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_PREFIX + "GITHUB_WEBHOOK_SECRET", " \t ")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert "SENTINEL_GITHUB_WEBHOOK_SECRET" in str(raised.value)
+    assert "\\t" not in str(raised.value) and "***" in str(raised.value)
 
 
 def test_a_config_file_that_cannot_be_read_names_sentinel_config(
