@@ -3,8 +3,15 @@
 `generate(start)` returns events in the DESIGN.md JSON-lines shape. Clean
 signals follow small alternating patterns (plus a little seeded noise that
 can never flip their sign), so no rule can fire on them by chance: the only
-findings are the injected faults listed in EXPECTED, whatever the seed.
-One module: the faults injected and EXPECTED must be read side by side.
+findings are the injected faults listed in EXPECTED, whatever the seed, and
+each planted fault is exactly one finding. One module: the faults injected
+and EXPECTED must be read side by side.
+
+Besides the four hours of the lines, the utilities have the longer histories
+that real processes need to be judged on (all ending where the lines end):
+two chillers over five days, with a daily load cycle and an hourly defrost
+that are normal; two bearings over a day, drifting with wear; a tank whose
+level sits at its limit; a mixer that stopped reporting 90 minutes ago.
 
     python -m sentinel.sample.generate OUT.jsonl [--start ISO] [--seed N] [--minutes N]
 """
@@ -13,62 +20,97 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 PRESS = "plant-a/line-1/press-{}"
 OVEN = "plant-a/line-2/oven-{}"
 COMPRESSOR = "plant-a/line-2/compressor-1"
 MAIN_BUILD = "ci/main-build"
 NIGHTLY = "ci/nightly"
+CHILLER = "plant-a/utility/chiller-{}"
+BEARING = "plant-a/line-3/bearing-{}"
+TANK = "plant-a/utility/tank-1"
+MIXER = "plant-a/line-3/mixer-1"
 
-CLEAN_STREAMS: Final = (PRESS.format(1), OVEN.format(1))
+# Clean streams: nothing may fire on them. chiller-1 has a daily cycle and an
+# hourly defrost spike, bearing-1 drifts: normal operation that fixed limits
+# or a frozen baseline would report all day.
+CLEAN_STREAMS: Final = (PRESS.format(1), OVEN.format(1), CHILLER.format(1), BEARING.format(1))
 STREAMS: Final = (
     *(PRESS.format(n) for n in (1, 2, 3)),
     *(OVEN.format(n) for n in (1, 2)),
     COMPRESSOR,
     MAIN_BUILD,
     NIGHTLY,
+    *(CHILLER.format(n) for n in (1, 2)),
+    *(BEARING.format(n) for n in (1, 2)),
+    TANK,
+    MIXER,
 )
 
-# (rule ref, stream) -> the fault injected for it. The engine must find
-# exactly these pairs on generate()'s events (tests/unit/test_sample.py).
-EXPECTED: Final[dict[tuple[str, str], str]] = {
-    (
-        "press.overtemp",
-        PRESS.format(2),
-    ): "temperature ramps to 88 °C and wavers 83–88 (one episode)",
-    ("press.stuck_pressure", PRESS.format(2)): "pressure frozen at 118.4 bar for 21 readings",
-    ("press.telemetry_silence", PRESS.format(2)): "26-minute gap in measurements",
-    ("press.alarm_burst", PRESS.format(2)): "four high alarms in six minutes",
-    (
-        "press.low_pressure",
-        PRESS.format(3),
-    ): "pressure below 100 bar for 8 minutes (a 2-minute dip is ignored)",
-    ("press.cycle_spc", PRESS.format(3)): "one cycle-time spike (WE1) and a sustained shift (WE4)",
-    ("press.temp_rate", PRESS.format(3)): "quench: temperature falls 5 °C/min for 4 minutes",
-    ("press.fault_code", PRESS.format(3)): "hydraulics alarm E101",
-    ("oven.zone_spc", OVEN.format(2)): "zone spike to 186.5 °C (WE1), two of three above 2σ (WE2)",
-    ("oven.fan_stalled", OVEN.format(2)): "fan speed frozen within 0.5 rpm for 15 minutes",
-    ("oven.door_open_hot", OVEN.format(2)): "door opened at 180 °C",
-    (
-        "compressor.discharge_high",
-        COMPRESSOR,
-    ): "discharge above 9.5 bar for 6 minutes (a 1-minute spike is ignored)",
-    ("compressor.current_surge", COMPRESSOR): "motor current jumps 40 → 58 A in a minute",
-    ("compressor.trip", COMPRESSOR): "stopped on overload",
-    ("ci.main_failed", MAIN_BUILD): "two failing main builds",
-    ("ci.coverage_drop", MAIN_BUILD): "coverage drops to 64.2 %",
-    ("ci.unknown_status", MAIN_BUILD): "a build ends with status 'timeout'",
-    ("ci.flaky_tests", MAIN_BUILD): "three builds tagged flaky within 30 minutes",
-    ("ci.nightly_missing", NIGHTLY): "no nightly build for 90 minutes",
-    ("ci.security_findings", NIGHTLY): "security job reports 3 findings",
-    ("ci.release_failed", NIGHTLY): "release/2.3 build failed",
-    ("ci.build_duration", NIGHTLY): "a 40-minute build",
+
+class Fault(NamedTuple):
+    """What was planted for a (rule, stream) pair, and how many findings
+    it must give: one per planted fault."""
+
+    what: str
+    findings: int = 1
+
+
+# (rule ref, stream) -> the faults injected for it. The engine must find
+# exactly these pairs on generate()'s events, each with exactly `findings`
+# findings (tests/unit/test_sample.py).
+EXPECTED: Final[dict[tuple[str, str], Fault]] = {
+    ("press.overtemp", PRESS.format(2)): Fault(
+        "temperature ramps to 88 °C and wavers 83–88 (one episode)"
+    ),
+    ("press.stuck_pressure", PRESS.format(2)): Fault(
+        "pressure frozen at 118.4 bar for 21 readings"
+    ),
+    ("press.telemetry_silence", PRESS.format(2)): Fault("26-minute gap in measurements"),
+    ("press.alarm_burst", PRESS.format(2)): Fault("four high alarms in six minutes"),
+    ("press.low_pressure", PRESS.format(3)): Fault(
+        "pressure below 100 bar for 8 minutes (a 2-minute dip is ignored)"
+    ),
+    ("press.cycle_spc", PRESS.format(3)): Fault(
+        "two excursions: a cycle-time spike (WE1), later a sustained shift (WE4)", findings=2
+    ),
+    ("press.temp_rate", PRESS.format(3)): Fault("quench: temperature falls 5 °C/min for 4 minutes"),
+    ("press.fault_code", PRESS.format(3)): Fault("hydraulics alarm E101"),
+    ("oven.zone_spc", OVEN.format(2)): Fault(
+        "two excursions: a zone spike to 186.5 °C (WE1), later two of three above 2σ (WE2)",
+        findings=2,
+    ),
+    ("oven.fan_stalled", OVEN.format(2)): Fault("fan speed frozen within 0.5 rpm for 15 minutes"),
+    ("oven.door_open_hot", OVEN.format(2)): Fault("door opened at 180 °C"),
+    ("compressor.discharge_high", COMPRESSOR): Fault(
+        "discharge above 9.5 bar for 6 minutes (a 1-minute spike is ignored)"
+    ),
+    ("compressor.current_surge", COMPRESSOR): Fault("motor current jumps 40 → 58 A in a minute"),
+    ("compressor.trip", COMPRESSOR): Fault("stopped on overload"),
+    ("ci.main_failed", MAIN_BUILD): Fault("two failing main builds", findings=2),
+    ("ci.coverage_drop", MAIN_BUILD): Fault("coverage drops to 64.2 %"),
+    ("ci.unknown_status", MAIN_BUILD): Fault("a build ends with status 'timeout'"),
+    ("ci.flaky_tests", MAIN_BUILD): Fault("three builds tagged flaky within 30 minutes"),
+    ("ci.nightly_missing", NIGHTLY): Fault("no nightly build for 90 minutes"),
+    ("ci.security_findings", NIGHTLY): Fault("security job reports 3 findings"),
+    ("ci.release_failed", NIGHTLY): Fault("release/2.3 build failed"),
+    ("ci.build_duration", NIGHTLY): Fault("a 40-minute build"),
+    ("chiller.supply_profile", CHILLER.format(2)): Fault(
+        "supply 2.5 °C above its usual for that time of day for 90 minutes (lost capacity),"
+        " on a process with a daily cycle and an hourly defrost"
+    ),
+    ("bearing.temp_shift", BEARING.format(2)): Fault(
+        "a sustained 1.3 °C (about 3σ) shift for 45 minutes on a bearing drifting with wear"
+    ),
+    ("tank.level_high", TANK): Fault("level chattering around its 90 % limit for 40 minutes"),
+    ("mixer.telemetry_silence", MIXER): Fault("the mixer stopped reporting 90 minutes ago"),
 }
 
 Event = dict[str, Any]
@@ -84,6 +126,8 @@ PRESSURE = _wave((0.6, -0.4, 0.3, -0.5))
 CYCLE = _wave((4.0, -3.0, 2.0, -5.0, 3.0, -2.0))
 ZONE = _wave((0.5, -0.4, 0.3, -0.6))
 FAN = _wave((3.0, -2.0, 4.0, -3.0))
+SUPPLY = _wave((0.4, -0.3, 0.2, -0.4, 0.3, -0.2))
+LEVEL = _wave((0.5, -0.6, 0.4, -0.5))
 DISCHARGE = _wave((0.1, -0.1, 0.05, -0.08))
 CURRENT = _wave((0.5, -0.4, 0.3, -0.6))
 
@@ -133,6 +177,12 @@ def generate(start: datetime, *, seed: int = 7, minutes: int = 240) -> list[Even
         _oven(b, n, minutes)
     _compressor(b, minutes)
     _ci(b, minutes)
+    end = start + timedelta(minutes=minutes)
+    for n in (1, 2):
+        _chiller(b, n, end)
+        _bearing(b, n, end)
+    _tank(b, minutes)
+    _mixer(b, minutes)
     b.events.sort(key=lambda e: (e["occurred_at"], e["stream"], e["external_id"]))
     return b.events
 
@@ -281,6 +331,61 @@ def _ci(b: _Builder, minutes: int) -> None:
         if m == 200:
             payload["duration_s"] = 2400
         b.add("ci", NIGHTLY, "build", m * 60, payload)
+
+
+def _samples(end: datetime, span: timedelta, every: int) -> Iterable[tuple[int, datetime]]:
+    """(index, time) of samples every `every` seconds on the wall-clock grid
+    (so a time of day is the same sample every day), over `span` before `end`."""
+    first = int((end - span).timestamp()) // every * every + every
+    last = int(end.timestamp())
+    for i, epoch in enumerate(range(first, last, every)):
+        yield i, datetime.fromtimestamp(epoch, UTC)
+
+
+def _chiller(b: _Builder, n: int, end: datetime) -> None:
+    """Five days every 5 minutes. Normal: a daily load cycle (warmest in the
+    afternoon) and a 10-minute defrost at the top of every hour; chiller-2
+    loses capacity for 90 minutes on the last day."""
+    stream = CHILLER.format(n)
+    fault = (end - timedelta(hours=4), end - timedelta(hours=2, minutes=30))
+    for i, at in _samples(end, timedelta(days=5), 300):
+        day = (at.hour * 3600 + at.minute * 60) / 86_400
+        supply = 7.0 + 1.5 * math.sin(2 * math.pi * (day - 0.375)) + SUPPLY(i) + b.noise(0.03)
+        if at.minute < 10:
+            supply += 2.0  # defrost
+        if n == 2 and fault[0] <= at < fault[1]:
+            supply += 2.5
+        payload = {"supply_temp_c": round(supply, 2), "return_temp_c": round(supply + 5.0, 2)}
+        b.add("bms", stream, "measurement", (at - b.start).total_seconds(), payload)
+
+
+def _bearing(b: _Builder, n: int, end: datetime) -> None:
+    """A day every minute, warming 2 °C with wear; bearing-2 runs 1.3 °C
+    hotter (about 3σ) for 45 minutes six hours before the end."""
+    stream = BEARING.format(n)
+    span = timedelta(days=1)
+    fault = (end - timedelta(hours=6), end - timedelta(hours=5, minutes=15))
+    for i, at in _samples(end, span, 60):
+        worn = 2.0 * (at - (end - span)) / span
+        temperature = 58.0 + worn + TEMP(i) + b.noise(0.03)
+        if n == 2 and fault[0] <= at < fault[1]:
+            temperature += 1.3
+        payload = {"bearing_temp_c": round(temperature, 2), "speed_rpm": 1480}
+        b.add("plc-gw", stream, "measurement", (at - b.start).total_seconds(), payload)
+
+
+def _tank(b: _Builder, minutes: int) -> None:
+    for m in range(minutes):
+        level = 84.0 + LEVEL(m) + b.noise(0.05)
+        if 100 <= m < 140:
+            level = 90.0 + LEVEL(m) + b.noise(0.05)  # at the limit: the reading chatters
+        b.add("bms", TANK, "measurement", m * 60, {"level_pct": round(level, 2)})
+
+
+def _mixer(b: _Builder, minutes: int) -> None:
+    for m in range(minutes - 90):  # stopped reporting 90 minutes before the end
+        payload = {"torque_nm": round(310.0 + CURRENT(m) + b.noise(0.05), 2), "speed_rpm": 60}
+        b.add("plc-gw", MIXER, "measurement", m * 60, payload)
 
 
 def write_jsonl(path: str | Path, events: Iterable[Event]) -> int:
