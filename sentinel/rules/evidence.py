@@ -41,7 +41,7 @@ KINDS: dict[str, EvidenceKind] = {
             Shown.TRIGGERING,
             "the event that fired: its id and time, and its value or its payload "
             "(with the rule kind's numbers: limit, rate, SPC test)",
-            ("condition", "threshold", "spc", "rate", "flatline", "count", "silence"),
+            ("condition", "threshold", "spc", "rate", "flatline", "count", "silence", "run"),
         ),
         EvidenceKind(
             "point",
@@ -59,15 +59,24 @@ KINDS: dict[str, EvidenceKind] = {
         EvidenceKind(
             "window",
             Shown.WINDOW,
-            "the span the rule looked at: start, end and its own numbers",
-            ("threshold", "rate", "flatline", "count", "silence"),
+            "the span the rule looked at: start, end and its own numbers (a slow run: the "
+            "recent durations as `points`, their median, MAD and the threshold)",
+            ("threshold", "rate", "flatline", "count", "silence", "run"),
         ),
         EvidenceKind(
             "episode",
             Shown.DATA,
             "the episode the finding reports: status, start, last seen, points beyond, "
-            "peak, cleared at",
-            ("threshold", "spc", "rate", "flatline", "count"),
+            "peak, cleared at (a hung run: when it began, was hung from, was seen hung, ended)",
+            ("threshold", "spc", "rate", "flatline", "count", "silence", "run"),
+        ),
+        EvidenceKind(
+            "run",
+            Shown.DATA,
+            "a run's timeline: its key, when it began, its start event, the stages seen "
+            "(first and last time, conclusion, events), its end and duration; for an "
+            "incomplete run also the stages required, missing and out of order",
+            ("run",),
         ),
         EvidenceKind("baseline", Shown.BASELINE, "the SPC baseline: mean, sigma, n", ("spc",)),
         EvidenceKind("rule", Shown.RULE, "the rule's whole mapping as it was", ("*",)),

@@ -702,6 +702,20 @@ def test_a_device_stopped_90_minutes_ago_gives_one_silence_when_its_backlog_is_i
     [again] = _pass(pool, conn, me, forced=True)
     assert again.counts.detections == 0
     assert _count(conn, "detection") == 1
+    assert conn.execute("SELECT cleared_at FROM detection").fetchone() == (None,)  # active
+    # The device resumes: the same finding clears; still one.
+    resumed = {
+        "source": "probe",
+        "stream": "probe/line",
+        "kind": "reading",
+        "occurred_at": row[0],
+        "external_id": "reading-back",
+        "payload": {"m": 60},
+    }
+    ingest_events(conn, [resumed])
+    _pass(pool, conn, me)
+    cleared = conn.execute("SELECT count(*), bool_and(cleared_at IS NOT NULL) FROM detection")
+    assert cleared.fetchone() == (1, True)
 
 
 BACKTRACKING_PACK = r"""

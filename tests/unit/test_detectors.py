@@ -445,10 +445,11 @@ def test_silence_at_pass_time_works_with_zero_new_events_and_fires_once() -> Non
         first.states and T0 + timedelta(minutes=2),
     )
     assert again.findings == []  # the same silence is not reported twice
-    # the event that ends the silence has the same anchor: same fingerprint, not re-emitted
+    # the event that ends the silence has the same anchor: the same finding, now cleared
     closing = at_times([0, 2, 30])[2:]
     ended = eng.run(STREAM, closing, again.states, closing[0].occurred_at, closing[0].received_at)
-    assert ended.findings == []
+    assert [f.fingerprint for f in ended.findings] == [finding.fingerprint]
+    assert ended.findings[0].summary.endswith("(cleared)")
     whole = run(eng, at_times([0, 2, 30]))
     assert [f.fingerprint for f in whole.findings] == [finding.fingerprint]
 

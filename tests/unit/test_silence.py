@@ -14,7 +14,7 @@ import yaml
 from sentinel.rules import pack as packs
 from sentinel.rules.engine import Engine
 from sentinel.rules.kinds import KINDS
-from sentinel.rules.model import Event, StreamPass
+from sentinel.rules.model import Event, Finding, StreamPass
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 STREAM = "plant-a/line-1/press-1"
@@ -90,6 +90,11 @@ def test_due_follows_the_rule_clock() -> None:
     assert pipeline.next_due == NOW - timedelta(minutes=1) + timedelta(minutes=10)
 
 
+def episode(finding: Finding) -> dict[str, Any]:
+    (item,) = [e for e in finding.evidence if e.kind == "episode"]
+    return item.data
+
+
 def test_one_finding_per_silence_and_it_ends_when_events_resume() -> None:
     eng = engine()
     first = eng.run(STREAM, backlog(timedelta(minutes=30)), {}, NOW, NOW)
@@ -97,11 +102,31 @@ def test_one_finding_per_silence_and_it_ends_when_events_resume() -> None:
     state = json.loads(json.dumps(first.states))
     again = eng.run(STREAM, [], state, NOW + timedelta(hours=1), NOW)
     assert again.findings == [] and again.next_due is None
-    # The device is back: the gap it closes is the same silence (same anchor), not a new one.
+    (opened,) = first.findings
+    assert episode(opened)["status"] == "open"  # still silent: an active finding
+    # The device is back: the same silence (same fingerprint) is reported
+    # cleared, as long as it really was; not a new finding.
     back = Event(61, STREAM, "measurement", NOW + timedelta(minutes=61), NOW, {})
     resumed = eng.run(STREAM, [back], state, NOW + timedelta(minutes=62), NOW)
-    assert resumed.findings == []
+    (closed,) = resumed.findings
+    assert closed.fingerprint == opened.fingerprint
+    assert closed.recommendation == opened.recommendation
+    assert episode(closed)["status"] == "cleared" and closed.last_seen == back.occurred_at
+    assert closed.first_seen == opened.first_seen == NOW - timedelta(minutes=30)
+    assert "for 1h31m" in closed.summary and closed.summary.endswith("(cleared)")
     assert resumed.next_due == NOW + timedelta(minutes=71)  # re-armed on the new event
+    later = Event(62, STREAM, "measurement", NOW + timedelta(minutes=62), NOW, {})
+    calm = eng.run(STREAM, [later], json.loads(json.dumps(resumed.states)), NOW, NOW)
+    assert calm.findings == []  # closed once
+
+
+def test_a_silence_in_the_data_is_over_when_seen() -> None:
+    gap = [
+        Event(1, STREAM, "measurement", NOW - timedelta(minutes=50), NOW, {}),
+        Event(2, STREAM, "measurement", NOW - timedelta(minutes=5), NOW, {}),
+    ]
+    (finding,) = engine().run(STREAM, gap, {}, NOW, NOW).findings
+    assert not [e for e in finding.evidence if e.kind == "episode"]  # momentary: cleared
 
 
 def test_a_late_event_neither_ends_nor_starts_a_silence() -> None:
