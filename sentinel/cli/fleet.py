@@ -10,7 +10,6 @@ import click
 from sentinel import format as fmt
 from sentinel.cli import render
 from sentinel.cli.context import CliContext, pass_context
-from sentinel.errors import InputError
 from sentinel.views import statements
 
 # What `runs list` shows and filters by: the run's status as the dashboard
@@ -124,22 +123,11 @@ def runs_list(
 @pass_context
 def runs_retry(ctx: CliContext, run_id: int) -> None:
     """Put a dead or failed run back in the queue."""
+    from sentinel.control import runs as control
     from sentinel.db.connect import connection
-    from sentinel.worker.store import RunStore
 
     with connection(ctx.url) as conn:
-        store = RunStore(conn)
-        found = store.run_status(run_id)
-        if found is None:
-            raise InputError(f"no run {run_id}")
-        if not store.retry(run_id):
-            status, stream = found
-            if status not in ("dead", "failed"):
-                raise InputError(f"run {run_id} {_RETRY_REFUSED.get(status, f'is {status}')}")
-            raise InputError(
-                f"stream {stream} already has a queued or running run; it covers the same events"
-            )
-        store.notify()
+        control.retry(conn, run_id)
     click.echo(f"run {run_id} queued")
 
 
@@ -160,25 +148,15 @@ def runs_replay(ctx: CliContext, stream_key: str, since: str) -> None:
         raise click.BadParameter(f"not an ISO time: {since}", param_hint="--since") from exc
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
+    from sentinel.control import runs as control
     from sentinel.db.connect import connection
-    from sentinel.worker.store import RunStore
 
     with connection(ctx.url) as conn:
-        events = RunStore(conn).replay(stream_key, when)
-    if events is None:
-        raise InputError(f"no stream {stream_key}")
+        events = control.replay(conn, stream_key, when)
     click.echo(
         f"stream {stream_key} rewound: its next run re-reads its {events} event(s) and "
         f"writes what it detects from {when.isoformat()} on"
     )
-
-
-# Why `runs retry` refuses a run in each status (only dead or failed runs go back).
-_RETRY_REFUSED = {
-    "succeeded": "already succeeded; only dead or failed runs can be retried",
-    "queued": "is already queued",
-    "running": "is running now; only dead or failed runs can be retried",
-}
 
 
 def _duration(text: str, hint: str) -> float:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import psycopg
 import pytest
 
+from sentinel.control import runs as control
 from sentinel.worker.models import Claim
 from sentinel.worker.store import RunStore
 
@@ -195,9 +196,12 @@ def test_operator_retry_and_replay(conn: psycopg.Connection) -> None:
     store.plan(3600, 1)
     [claim] = store.claim(me, 1, 30)
     assert store.fail(claim, me, "boom", 0) == "dead"
-    assert store.retry(claim.id) is True
+    control.retry(conn, claim.id)
     assert conn.execute("SELECT status, attempts FROM run").fetchone() == ("queued", 0)
-    assert store.retry(claim.id) is False  # not dead any more
+    with pytest.raises(control.RetryRefused, match="is already queued"):
+        control.retry(conn, claim.id)  # not dead any more
+    with pytest.raises(control.UnknownRun):
+        control.retry(conn, claim.id + 1)
 
     conn.execute(
         "INSERT INTO event (source, stream, occurred_at, external_id) VALUES "
@@ -209,6 +213,8 @@ def test_operator_retry_and_replay(conn: psycopg.Connection) -> None:
     assert store.replay("plant/s1", since) == 2  # from the first event: the rules' state
     assert store.replay("plant/s1", since + timedelta(days=1)) == 2
     assert store.replay("nope", since) is None
+    with pytest.raises(control.UnknownStream):
+        control.replay(conn, "nope", since)
     row = conn.execute("SELECT cursor, cursor_xid, replay_since FROM stream").fetchone()
     assert row == (0, 0, since)  # the earliest of two replays wins
 
