@@ -23,6 +23,14 @@ RUNS_CLAIMED = Counter(
     "Runs this worker claimed.",
     registry=REGISTRY,
 )
+RUNS_PLANNED = Counter(
+    "sentinel_runs_planned",
+    "Runs this worker planned, by what made the stream due: clock (the run "
+    "interval's tick), announced (ingest's notification) or sweep (new events "
+    "nobody announced).",
+    ["by"],
+    registry=REGISTRY,
+)
 RUNS_FINISHED = Counter(
     "sentinel_runs_finished",
     "Runs this worker finished, by outcome: succeeded, failed (retried later) or dead.",

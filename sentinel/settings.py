@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(2.0, gt=0)
     retry_max_seconds: float = Field(300.0, gt=0)
     batch_events: int = Field(50_000, ge=1)
+    # Event-driven planning (docs/architecture.md, "How planning is driven"):
+    # streams announced by ingest, or found with new events by a sweep every
+    # second, are planned at once, at most one run per stream per gap; off,
+    # the run interval alone plans.
+    event_planning: bool = True
+    stream_min_gap_seconds: float = Field(0.2, ge=0)
     # The most one rule may take of one pass (engine.DEFAULT_RULE_BUDGET_SECONDS).
     rule_budget_seconds: float = Field(5.0, gt=0)
     # Finding openings of one stream in 10 minutes before further ones are

@@ -115,6 +115,9 @@ class Channel(StrEnum):
 
     RUN = "sentinel_run"  # runs planned, requeued or finished
     RECOMMENDATION = "sentinel_recommendation"  # findings written or reviewed
+    # Streams given new events (payload: a JSON array of their keys, see
+    # sentinel/db/announce.py; empty: look at every stream).
+    STREAM = "sentinel_stream"
     COMPLETION = "sentinel_completion"  # a run's completion record stored (payload: run id)
 
 

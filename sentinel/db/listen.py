@@ -65,12 +65,20 @@ class ListenThread(threading.Thread):
                     for channel in self.channels:
                         conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel.value)))
                     backoff = self.first_backoff
-                    self.on_notify()  # we may have missed some while away
+                    self.reconnected()
                     self.connects += 1
                     while not self.stop_event.is_set():
-                        for _ in conn.notifies(timeout=self.poll):
-                            self.on_notify()
+                        for notify in conn.notifies(timeout=self.poll):
+                            self.received(notify)
             except (psycopg.Error, OSError) as exc:
                 log.debug("listener reconnecting", extra={"error": str(exc)})
                 self.stop_event.wait(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
+
+    def received(self, notify: psycopg.Notify) -> None:
+        """One notification (a subclass may read its channel and payload)."""
+        self.on_notify()
+
+    def reconnected(self) -> None:
+        """After each (re)connect: we may have missed some while away."""
+        self.on_notify()

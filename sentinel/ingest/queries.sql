@@ -42,11 +42,18 @@ SELECT count(*), coalesce(array_agg(DISTINCT stream), '{}') FROM inserted
 -- After a batch's events (either way in): its streams come into being on
 -- first sight, and those that got a new event move last_event_at forward,
 -- never back. One statement in key order, after the events, on both paths:
--- concurrent ingests lock events and streams in the same order.
-INSERT INTO stream (key, last_event_at)
-SELECT key, CASE WHEN key = ANY(%(touched)s::text[]) THEN now() END
-FROM unnest(%(keys)s::text[]) AS key
-ORDER BY key
-ON CONFLICT (key) DO UPDATE
-SET last_event_at = greatest(stream.last_event_at, excluded.last_event_at)
-WHERE excluded.last_event_at IS NOT NULL
+-- concurrent ingests lock events and streams in the same order. Then those
+-- streams are announced (%(announce)s: JSON arrays of their keys, built by
+-- sentinel/db/announce.py) on %(channel)s: delivered at commit, identical
+-- payloads of one transaction folded into one, so the workers plan them at
+-- once instead of at the next tick.
+WITH upserted AS (
+    INSERT INTO stream (key, last_event_at)
+    SELECT key, CASE WHEN key = ANY(%(touched)s::text[]) THEN now() END
+    FROM unnest(%(keys)s::text[]) AS key
+    ORDER BY key
+    ON CONFLICT (key) DO UPDATE
+    SET last_event_at = greatest(stream.last_event_at, excluded.last_event_at)
+    WHERE excluded.last_event_at IS NOT NULL
+)
+SELECT count(pg_notify(%(channel)s, payload)) FROM unnest(%(announce)s::text[]) AS payload

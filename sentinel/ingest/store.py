@@ -7,7 +7,9 @@ size, never by the input.
 Each batch is its own transaction, so a long file becomes visible to the fleet
 batch by batch and an interrupted ingest keeps what it stored (ingesting the
 file again stores only the rest). With `strict`, every batch runs inside one
-transaction that is rolled back if any line is rejected: all or nothing.
+transaction that is rolled back if any line is rejected: all or nothing. Each
+batch announces the streams it gave new events (NOTIFY on `Channel.STREAM`,
+sent at commit, none on a rollback), so the workers plan them at once.
 
 One module: the batches, the COPY writer and the staging path share that
 transaction discipline and are read as a whole.
@@ -26,10 +28,11 @@ from typing import Any, Literal
 import psycopg
 import psycopg.errors
 
-from sentinel.db import queries
+from sentinel.db import announce, queries
 from sentinel.errors import InputError
 from sentinel.ingest import ids, parse, rows
 from sentinel.ingest.parse import Rejection
+from sentinel.types import Channel
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +260,7 @@ class _Writer:
                 batch.feed(copy)
             if batch.staged:
                 keys = sorted(batch.streams)
-                cur.execute(SQL["upsert_streams"], {"keys": keys, "touched": keys})
+                cur.execute(SQL["upsert_streams"], _streams(keys, keys))
         return batch.staged
 
     def _staged(self, batch: _Batch) -> int:
@@ -277,8 +280,19 @@ class _Writer:
             assert row is not None
             stored, touched = int(row[0]), list(row[1])
             keys = sorted(batch.streams)
-            cur.execute(SQL["upsert_streams"], {"keys": keys, "touched": touched})
+            cur.execute(SQL["upsert_streams"], _streams(keys, touched))
             return stored
+
+
+def _streams(keys: list[str], touched: list[str]) -> dict[str, Any]:
+    """`upsert_streams`'s parameters: the batch's streams, and those of them
+    that got new events, which it announces."""
+    return {
+        "keys": keys,
+        "touched": touched,
+        "channel": Channel.STREAM.value,
+        "announce": announce.payloads(sorted(touched)),
+    }
 
 
 class _Batch:

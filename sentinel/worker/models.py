@@ -22,6 +22,17 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class StreamsPlanned:
+    """What event-driven planning did: the streams given a run now, and the
+    due ones to try again after so many seconds (their gap, or their run in
+    progress); a due stream in neither has a queued run that will read its
+    events."""
+
+    planned: list[str]
+    retry: dict[str, float]
+
+
+@dataclass(frozen=True)
 class Completed:
     run_id: int
     counts: Counts

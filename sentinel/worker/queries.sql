@@ -26,6 +26,53 @@ WITH tick AS (
 )
 SELECT count(*) FROM planned
 
+-- name: plan_streams
+-- Event-driven planning: a run now, in a window of its own (the database's
+-- now), for each stream of %(keys)s (every enabled stream when NULL: the
+-- sweep) that is due: events past its cursor that a pass can read (below the
+-- horizon, where every transaction has finished: one still open elsewhere
+-- must not make a stream due over and over for nothing), never looked at,
+-- or a clock-driven rule due since its last pass. At most one run per
+-- %(gap)s seconds per stream, however many events arrive. Every due stream
+-- not planned comes back with retry_in: the seconds until its gap ends, or
+-- the gap when its run is running (its pass may have started before these
+-- events); NULL when its run is still queued (that pass reads them anyway).
+WITH clock AS (
+    SELECT coalesce(%(now)s::timestamptz, now()) AS now,
+           (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint AS horizon
+), due AS (
+    SELECT s.id, s.key,
+           (SELECT r.window_start FROM run r WHERE r.stream_id = s.id
+             ORDER BY r.window_start DESC LIMIT 1) AS newest,
+           (SELECT r.status::text FROM run r WHERE r.stream_id = s.id
+               AND r.status IN ('queued', 'running')) AS active
+      FROM stream s CROSS JOIN clock
+     WHERE s.enabled
+       AND (%(keys)s::text[] IS NULL OR s.key = ANY(%(keys)s::text[]))
+       AND (s.last_pass_at IS NULL
+            OR (s.next_due_at <= clock.now AND s.next_due_at > s.last_pass_at)
+            OR EXISTS (SELECT 1 FROM event e
+                        WHERE e.stream = s.key AND e.xact >= s.cursor_xid
+                          AND e.xact < clock.horizon))
+), planned AS (
+    INSERT INTO run (stream_id, window_start, max_attempts)
+    SELECT d.id, clock.now, %(max_attempts)s
+      FROM due d CROSS JOIN clock
+     WHERE d.active IS NULL
+       AND (d.newest IS NULL OR d.newest <= clock.now - make_interval(secs => %(gap)s))
+     ORDER BY d.id
+    ON CONFLICT DO NOTHING
+ RETURNING stream_id
+)
+SELECT d.key,
+       d.id IN (SELECT stream_id FROM planned) AS planned,
+       CASE WHEN d.active = 'running' THEN %(gap)s::float8
+            WHEN d.active IS NULL
+            THEN greatest(extract(epoch FROM d.newest + make_interval(secs => %(gap)s)
+                                              - clock.now)::float8, 0)
+       END AS retry_in
+  FROM due d CROSS JOIN clock
+
 -- name: discover_streams
 -- Streams come into being on first sight: `sentinel ingest` creates its own,
 -- and this finds those of events a connector wrote straight into `event`. A

@@ -106,6 +106,7 @@ class WorkerService:
         metrics.WORKER_INFO.info(
             {"name": self.name, "role": settings.worker_role.value, "version": _version()}
         )
+        planner = Planner(pool, PlannerConfig.from_settings(settings))
         rules = RuleSource(
             pool,
             settings.rules_path,
@@ -132,8 +133,13 @@ class WorkerService:
             pool=pool,
             registration=registration,
             heartbeat=heartbeat,
-            listener=Listener(self.url, on_notify=self.wake.set),
-            planner=Planner(pool, PlannerConfig.from_settings(settings)),
+            # A scheduler also hears which streams got events, to plan them now.
+            listener=Listener(
+                self.url,
+                on_notify=self.wake.set,
+                on_streams=planner.announce if self._plans_events() else None,
+            ),
+            planner=planner,
             executor=executor,
             maintenance=Maintenance(pool, MaintenanceConfig.from_settings(settings), self.stopping),
         )
@@ -188,6 +194,16 @@ class WorkerService:
             return False, "draining"
         return self._services.heartbeat.readiness()
 
+    def _plans_events(self) -> bool:
+        return self.settings.worker_role != WorkerRole.SENTINEL and self.settings.event_planning
+
+    def _wait_seconds(self) -> float:
+        """Until the next poll, or sooner when the planner has streams to try."""
+        if not self._plans_events():
+            return POLL_SECONDS
+        until = self.services.planner.next_due() - time.monotonic()
+        return max(0.0, min(POLL_SECONDS, until))
+
     def _on_refused(self, reason: str) -> None:
         self.refused = reason
         self.request_stop()
@@ -200,7 +216,7 @@ class WorkerService:
             try:
                 self.tick()
                 backoff = 0.5
-                timeout = POLL_SECONDS
+                timeout = self._wait_seconds()
             except DB_ERRORS as exc:
                 log.warning(
                     "database unavailable; retrying",

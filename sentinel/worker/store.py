@@ -18,7 +18,7 @@ from sentinel.db import queries
 from sentinel.findings.models import Counts
 from sentinel.rules.model import Event
 from sentinel.types import Channel
-from sentinel.worker.models import Claim
+from sentinel.worker.models import Claim, StreamsPlanned
 
 SQL = queries.beside(__file__)
 
@@ -66,6 +66,28 @@ class RunStore:
         if planned:
             self.notify()
         return planned
+
+    def plan_streams(
+        self, keys: Sequence[str] | None, gap_seconds: float, max_attempts: int
+    ) -> StreamsPlanned:
+        """Plan the due streams of `keys` now (None: every enabled stream),
+        at most one run per stream per gap (see queries.sql)."""
+        rows = self.conn.execute(
+            SQL["plan_streams"],
+            {
+                "now": self.now,
+                "keys": None if keys is None else list(keys),
+                "gap": gap_seconds,
+                "max_attempts": max_attempts,
+            },
+        ).fetchall()
+        result = StreamsPlanned(
+            planned=[key for key, planned, _ in rows if planned],
+            retry={key: float(r) for key, planned, r in rows if not planned and r is not None},
+        )
+        if result.planned:
+            self.notify()
+        return result
 
     def claim(self, worker_id: int, limit: int, lease_seconds: float) -> list[Claim]:
         if limit <= 0:

@@ -36,6 +36,8 @@ BAD_VALUES: dict[str, list[str]] = {
     "retry_base_seconds": ["0"],
     "retry_max_seconds": ["0"],
     "batch_events": ["0"],
+    "event_planning": ["maybe", "2"],
+    "stream_min_gap_seconds": ["-0.1", "soon"],
     "rule_budget_seconds": ["0", "-1", "soon"],
     "flood_findings": ["0", "-3", "ten", "2.5"],
     "drain_grace_seconds": ["-1"],
