@@ -97,6 +97,30 @@ def empty_db_url(pg_server: pg.Server) -> Iterator[str]:
     pg_server.drop_database(name)
 
 
+@pytest.fixture(scope="session")
+def bouncer(pg_server: pg.Server) -> Iterator[pg.Bouncer]:
+    """PgBouncer in transaction mode in front of the session's server (the
+    test is skipped where the `pgbouncer` binary is not installed)."""
+    if pg.pgbouncer_binary() is None:
+        pytest.skip("pgbouncer is not installed (apt-get install pgbouncer)")
+    with pg.pgbouncer(pg_server) as running:
+        yield running
+
+
+@pytest.fixture(params=["direct", "pgbouncer"])
+def route(request: pytest.FixtureRequest, db_url: str) -> dict[str, str]:
+    """How a test's workers reach `db_url`: directly, or with the pool through
+    PgBouncer in transaction mode and the session connection direct. The
+    SENTINEL_* variables to give them (none for direct)."""
+    if request.param == "direct":
+        return {}
+    running: pg.Bouncer = request.getfixturevalue("bouncer")
+    return {
+        "SENTINEL_DATABASE_URL": running.url(db_url),
+        "SENTINEL_SESSION_DATABASE_URL": db_url,
+    }
+
+
 @pytest.fixture
 def conn(db_url: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(db_url, autocommit=True) as connection:

@@ -285,3 +285,125 @@ def _one_line(exc: BaseException) -> str:
     if len(text) > 200:
         text = text[:199] + "…"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# ---- PgBouncer -----------------------------------------------------------------
+
+PGBOUNCER_START_TIMEOUT = 15  # seconds for it to answer
+
+
+def pgbouncer_binary() -> str | None:
+    """Debian's `pgbouncer` (CI installs it), or None."""
+    return shutil.which("pgbouncer") or next(
+        (p for p in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if Path(p).exists()), None
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Bouncer:
+    """A PgBouncer in transaction mode on 127.0.0.1 in front of a server."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def url(self, direct_url: str) -> str:
+        """`direct_url`'s database through this PgBouncer."""
+        info = psycopg.conninfo.conninfo_to_dict(direct_url)
+        info.update(host="127.0.0.1", port=str(self.port))
+        info.pop("password", None)  # PgBouncer logs in to the server itself
+        return psycopg.conninfo.make_conninfo(**info)
+
+
+@contextlib.contextmanager
+def pgbouncer(server: Server, *, pool_size: int = 20) -> Iterator[Bouncer]:
+    """Start PgBouncer (pool_mode = transaction, no prepared statements of
+    its own: Debian's 1.18 has none) on a free 127.0.0.1 port, forwarding
+    every database to `server` as its admin user; stop it at the end."""
+    binary = pgbouncer_binary()
+    if binary is None:
+        raise RuntimeError("pgbouncer is not installed")
+    info = psycopg.conninfo.conninfo_to_dict(server.admin_url)
+    upstream = {
+        "host": info.get("host") or "127.0.0.1",
+        "port": info.get("port") or "5432",
+        "user": info.get("user") or "postgres",
+    }
+    if info.get("password"):
+        upstream["password"] = str(info["password"])
+    folder = Path(tempfile.mkdtemp(prefix="sentinel-pgbouncer-"))
+    folder.chmod(0o755)
+    port = _free_port()
+    ini = folder / "pgbouncer.ini"
+    ini.write_text(
+        "[databases]\n"
+        "* = " + " ".join(f"{k}={v}" for k, v in upstream.items()) + "\n"
+        "[pgbouncer]\n"
+        "listen_addr = 127.0.0.1\n"
+        f"listen_port = {port}\n"
+        "unix_socket_dir =\n"
+        # The client's user name is ignored: every database logs in as above.
+        "auth_type = any\n"
+        "pool_mode = transaction\n"
+        f"default_pool_size = {pool_size}\n"
+        "max_client_conn = 2000\n"
+        "server_reset_query =\n"
+        "server_check_delay = 0\n"
+        # A restarted server: fail the clients' queries fast, not after 15 s.
+        "server_connect_timeout = 3\n"
+        "server_login_retry = 1\n"
+        "query_wait_timeout = 30\n"
+    )
+    ini.chmod(0o644)
+    log = folder / "pgbouncer.log"
+    user = ["-u", _bouncer_user(upstream["host"])] if os.geteuid() == 0 else []
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [binary, *user, str(ini)], stdout=out, stderr=subprocess.STDOUT
+        )
+    bouncer = Bouncer(port, process, log)
+    try:
+        _wait_for_port(bouncer)
+        yield bouncer
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _bouncer_user(host: str) -> str:
+    """PgBouncer refuses to run as root: as root, it runs as the owner of the
+    server's socket folder (an embedded server's data folder, which only its
+    owner may enter), else as nobody."""
+    import pwd
+
+    folder = Path(host)
+    if host.startswith("/") and folder.is_dir() and folder.stat().st_uid != 0:
+        return pwd.getpwuid(folder.stat().st_uid).pw_name
+    return "nobody"
+
+
+def _wait_for_port(bouncer: Bouncer) -> None:
+    import time
+
+    deadline = time.monotonic() + PGBOUNCER_START_TIMEOUT
+    while True:
+        if bouncer.process.poll() is not None:
+            raise RuntimeError(f"pgbouncer exited: {bouncer.log.read_text()[-500:]}")
+        with socket.socket() as probe:
+            probe.settimeout(0.2)
+            if probe.connect_ex(("127.0.0.1", bouncer.port)) == 0:
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"pgbouncer did not listen within {PGBOUNCER_START_TIMEOUT} s")
+        time.sleep(0.05)

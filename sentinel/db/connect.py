@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -58,31 +59,83 @@ def explain(exc: BaseException, url: str) -> DatabaseUnavailable:
     return DatabaseUnavailable(f"cannot connect to {describe_target(url)}: {detail}")
 
 
-def connect(url: str, *, autocommit: bool = True) -> psycopg.Connection:
+def connect(
+    url: str, *, autocommit: bool = True, pgbouncer: bool | None = None, **kwargs: Any
+) -> psycopg.Connection:
+    """One connection. Behind PgBouncer (`pgbouncer`, or detected when None)
+    it never prepares a statement on the server: the next transaction may
+    run on another server connection, where the statement does not exist."""
     try:
-        conn = psycopg.connect(url, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT)
+        conn = psycopg.connect(
+            url, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT, **kwargs
+        )
     except psycopg.OperationalError as exc:
         raise explain(exc, url) from exc
     use_fast_json(conn)
+    if pgbouncer is None:
+        pgbouncer = behind_pooler(conn)
+    if pgbouncer:
+        conn.prepare_threshold = None
     return conn
 
 
+def behind_pooler(conn: psycopg.Connection) -> bool:
+    """Does a pooler such as PgBouncer answer for the server on `conn`?
+
+    PgBouncer answers `SHOW VERSION` only on its admin console and forwards
+    it elsewhere, so it is told by its backend key instead: a pooler hands the
+    client a key of its own (to route cancels), whose process id is not the
+    server process that runs our statements."""
+    row = conn.execute("SELECT pg_backend_pid()").fetchone()
+    pooled = row is None or int(row[0]) != conn.info.backend_pid
+    if not conn.autocommit:
+        conn.rollback()  # leave no transaction open for the caller
+    return pooled
+
+
+def pgbouncer_mode(settings: Settings, url: str) -> bool:
+    """SENTINEL_PGBOUNCER, else detected on `url`."""
+    if settings.pgbouncer is not None:
+        return settings.pgbouncer
+    with connection(url, pgbouncer=False) as conn:
+        return behind_pooler(conn)
+
+
+def session_url(settings: Settings, url: str) -> str:
+    """The direct URL of a worker's one session connection (liveness lock,
+    LISTEN): SENTINEL_SESSION_DATABASE_URL, else the pool's `url`."""
+    return settings.session_database_url or url
+
+
 @contextlib.contextmanager
-def connection(url: str) -> Iterator[psycopg.Connection]:
-    conn = connect(url)
+def connection(url: str, *, pgbouncer: bool | None = None) -> Iterator[psycopg.Connection]:
+    conn = connect(url, pgbouncer=pgbouncer)
     try:
         yield conn
     finally:
         conn.close()
 
 
-def make_pool(url: str, *, max_size: int = 8, name: str = "sentinel") -> ConnectionPool:
-    """An opened pool of autocommit connections; fails fast on a wrong URL."""
+def make_pool(
+    url: str, *, max_size: int = 8, name: str = "sentinel", pgbouncer: bool | None = None
+) -> ConnectionPool:
+    """An opened pool of autocommit connections; fails fast on a wrong URL.
+
+    Nothing on it may depend on session state, so that `url` may be PgBouncer
+    in transaction mode: behind it (`pgbouncer`, or detected when None) its
+    connections never prepare statements on the server."""
+    # Check the URL with a direct connection first: a pool would only time out.
+    with connection(url, pgbouncer=False) as first:
+        if pgbouncer is None:
+            pgbouncer = behind_pooler(first)
+    kwargs: dict[str, Any] = {"autocommit": True, "connect_timeout": CONNECT_TIMEOUT}
+    if pgbouncer:
+        kwargs["prepare_threshold"] = None
     pool = ConnectionPool(
         url,
         min_size=1,
         max_size=max_size,
-        kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
+        kwargs=kwargs,
         configure=use_fast_json,
         check=ConnectionPool.check_connection,
         name=name,
@@ -94,8 +147,9 @@ def make_pool(url: str, *, max_size: int = 8, name: str = "sentinel") -> Connect
         # soon instead lets each waiting caller grow the pool on demand, so
         # the first request after the server returns gets a connection.
         reconnect_timeout=2,
+        # Connections above min_size idle this long are closed: a quiet
+        # worker gives back what a busy minute opened.
+        max_idle=60,
     )
-    # Check the URL with a direct connection first: a pool would only time out.
-    connect(url).close()
     pool.open(wait=True, timeout=CONNECT_TIMEOUT * 2)
     return pool

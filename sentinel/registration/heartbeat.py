@@ -1,6 +1,6 @@
 """The heartbeat thread: beats and renews the leases in hand every heartbeat
-interval, checks its own liveness lock and sweeps dead peers every fraction of
-a second.
+interval, checks its own liveness lock every fraction of a second, and sweeps
+dead peers on the ticks that are its turn (one sweeper per tick, fleet-wide).
 
 It runs on its own thread so a long pass never starves it. It also keeps what
 the worker's readiness and the heartbeat gauge report, so both stay true while
@@ -18,7 +18,7 @@ from collections.abc import Callable
 import psycopg
 import psycopg_pool
 
-from sentinel.errors import DatabaseError, RegistrationRefused, first_line
+from sentinel.errors import ConfigError, DatabaseError, RegistrationRefused, first_line
 from sentinel.registration.registrar import Registration
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,8 @@ class Heartbeat(threading.Thread):
                     next_beat = time.monotonic() + interval
                 if time.monotonic() >= self._next_check:
                     self.check_once()
-            except RegistrationRefused as exc:
-                log.error("worker name taken over; stopping", extra={"error": str(exc)})
+            except (RegistrationRefused, ConfigError) as exc:
+                log.error("cannot stay registered; stopping", extra={"error": str(exc)})
                 self.on_refused(str(exc))
                 return
 
@@ -113,8 +113,8 @@ class Heartbeat(threading.Thread):
             self.on_lost(lost, "lease no longer held")
 
     def check_once(self) -> None:
-        """Keep our liveness lock; notice dead peers. Backs off while the
-        database is away."""
+        """Keep our liveness lock; notice dead peers when the tick is ours to
+        sweep. Backs off while the database is away."""
         registration = self.registration
         try:
             if not registration.lock.healthy():
@@ -123,12 +123,13 @@ class Heartbeat(threading.Thread):
                     "liveness lock lost and taken again",
                     extra={"action": "register", "error": registration.lock.last_error},
                 )
-            sweep = registration.sweep()
+            # The turn is also the session's check: a lost session fails it.
+            sweep = registration.sweep() if registration.my_turn() else None
         except DB_ERRORS as exc:
             self._failed("liveness check", exc)
             return
         self._answered()
-        if sweep.dead or sweep.requeued or sweep.expired:
+        if sweep is not None and (sweep.dead or sweep.requeued or sweep.expired):
             log.warning(
                 "recovered work of dead workers",
                 extra={

@@ -142,3 +142,32 @@ SELECT ARRAY(SELECT name FROM dead) AS dead,
 DELETE FROM worker
  WHERE status = 'inactive' AND updated < now() - make_interval(secs => %(older_than)s)
 RETURNING name
+
+-- name: take_lock
+-- The liveness lock, on the worker's session connection: a session-level
+-- advisory lock that the server drops the moment the session ends, however
+-- the process died. False while another live session holds the name.
+SELECT pg_try_advisory_lock(%(lock_class)s, hashtext(%(name)s))
+
+-- name: sweep_turn
+-- One sweeper per tick, fleet-wide. The tick's number on the database clock
+-- keys a session-level advisory lock (on the session connection): the first
+-- worker to ask in a tick gets it and sweeps, every other one gets false and
+-- skips, for one cheap statement. Its holder keeps it for the rest of the
+-- tick (so nobody else gets that tick), and gives it back at its next turn;
+-- a holder that dies or pauses costs the fleet at most that one tick. Asking
+-- again for the tick it holds is false (a session lock is re-entrant).
+WITH tick AS (
+    SELECT floor(extract(epoch FROM coalesce(%(now)s::timestamptz, now()))
+                 / %(check_seconds)s)::bigint AS n
+), turn AS MATERIALIZED (
+    SELECT n, CASE WHEN n IS DISTINCT FROM %(held)s::bigint
+                   THEN pg_try_advisory_lock(%(turn_class)s, (n %% 2147483648)::int)
+                   ELSE false END AS mine
+      FROM tick
+)
+SELECT n, mine,
+       CASE WHEN mine AND %(held)s::bigint IS NOT NULL
+            THEN pg_advisory_unlock(%(turn_class)s, (%(held)s::bigint %% 2147483648)::int)
+       END AS released
+  FROM turn

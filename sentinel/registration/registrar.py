@@ -13,6 +13,7 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
+from sentinel.db.session import Session
 from sentinel.errors import RegistrationRefused
 from sentinel.registration import capabilities
 from sentinel.registration.liveness import LivenessLock
@@ -54,7 +55,9 @@ class Registration:
                 "started_at": datetime.now(UTC).isoformat(),
             },
         )
-        self.lock = LivenessLock(url, name)
+        # The worker's one session connection: the lock, the sweep turn, LISTEN.
+        self.session = Session(url, application_name=name)
+        self.lock = LivenessLock(self.session, name)
         self.worker_id: int | None = None
         self._caps_mutex = threading.Lock()
 
@@ -104,8 +107,14 @@ class Registration:
                 self.worker_id, self.settings.lease_seconds, in_hand
             )
 
+    def my_turn(self) -> bool:
+        """Is this liveness tick ours to sweep? One worker of the fleet gets
+        each tick (`LivenessLock.my_turn`)."""
+        return self.lock.my_turn(self.settings.liveness_check_seconds)
+
     def sweep(self) -> Sweep:
-        """Notice dead peers and put their runs back in the queue."""
+        """Notice dead peers and put their runs back in the queue (now: the
+        heartbeat asks `my_turn()` first)."""
         assert self.worker_id is not None
         with self.pool.connection() as conn:
             return WorkerStore(conn).sweep(

@@ -18,6 +18,8 @@ SQL = queries.beside(__file__)
 # Advisory lock class (first key) of worker liveness locks; the second key is
 # hashtext(name). Chosen once; any constant unlikely to clash works.
 LOCK_CLASS = 0x5E17
+# Advisory lock class of the sweep turns; the second key is the tick's number.
+TURN_CLASS = 0x5E18
 
 
 class WorkerStore:

@@ -1,4 +1,5 @@
-"""A database that restarts under a running fleet: the workers ride it out."""
+"""A database that restarts under a running fleet: the workers ride it out,
+with the pool direct or through PgBouncer."""
 
 from __future__ import annotations
 
@@ -28,16 +29,33 @@ def private_server() -> Iterator[pg.Server]:
     pg.destroy(server)
 
 
-def test_workers_ride_out_a_database_restart_and_process_every_event_once(
-    private_server: pg.Server, tmp_path: Path
-) -> None:
+@pytest.fixture(params=["direct", "pgbouncer"])
+def private_route(request: pytest.FixtureRequest, private_server: pg.Server) -> Iterator[str]:
+    """How the workers reach the private server: directly, or with the pool
+    through PgBouncer in transaction mode (which outlives the restart, as it
+    would in production) and the session connection direct. Yields the pool's
+    URL (the session's is the database's own)."""
     url = private_server.create_database("sentinel")
     migrate.upgrade(url)
+    if request.param == "direct":
+        yield url
+        return
+    if pg.pgbouncer_binary() is None:
+        pytest.skip("pgbouncer is not installed (apt-get install pgbouncer)")
+    with pg.pgbouncer(private_server) as bouncer:
+        yield bouncer.url(url)
+
+
+def test_workers_ride_out_a_database_restart_and_process_every_event_once(
+    private_server: pg.Server, private_route: str, tmp_path: Path
+) -> None:
+    url = private_server.url("sentinel")
     events = generate.generate(generate.recent_start())
     half = len(events) // 2
     with psycopg.connect(url, autocommit=True) as conn:
         ingest_events(conn, events[:half])
-    with fleet(url, tmp_path, 3) as workers:
+    via = {"SENTINEL_DATABASE_URL": private_route, "SENTINEL_SESSION_DATABASE_URL": url}
+    with fleet(url, tmp_path, 3, **via) as workers:
         wait_for(lambda: all_processed(url), timeout=60, what="first half processed")
         private_server.stop()
         time.sleep(3)  # the outage itself, not a synchronisation

@@ -1,4 +1,9 @@
-"""The fleet with real `sentinel worker` processes and real signals."""
+"""The fleet with real `sentinel worker` processes and real signals.
+
+The core scenarios (SIGKILL, SIGSTOP past the lease, a worker killed and one
+drained among four, a late joiner) run twice (`route`): directly, and with
+the pool through a real PgBouncer in transaction mode and the session
+connection direct."""
 
 from __future__ import annotations
 
@@ -50,14 +55,14 @@ def test_processes_started_without_names_register_as_two_rows(db_url: str, tmp_p
 
 
 def test_sigkill_is_noticed_within_two_seconds_and_its_runs_finish_elsewhere(
-    db_url: str, tmp_path: Path
+    db_url: str, tmp_path: Path, route: dict[str, str]
 ) -> None:
     total = _sample(db_url)
     with psycopg.connect(db_url, autocommit=True) as blocker:
         blocker.execute(PAUSE_PASSES)  # passes hold their runs until we let go
-        with fleet(db_url, tmp_path, 1, names=["victim"]) as (victim,):
+        with fleet(db_url, tmp_path, 1, names=["victim"], **route) as (victim,):
             wait_for(lambda: _worker_row(db_url, "victim")[1] > 0, what="victim holds runs")
-            with fleet(db_url, tmp_path, 1, names=["rescuer"]) as (rescuer,):
+            with fleet(db_url, tmp_path, 1, names=["rescuer"], **route) as (rescuer,):
                 wait_for(lambda: _worker_row(db_url, "rescuer")[0] == "active", what="rescuer")
                 victim.signal(signal.SIGKILL)
                 import time
@@ -84,16 +89,16 @@ def test_sigkill_is_noticed_within_two_seconds_and_its_runs_finish_elsewhere(
 
 
 def test_paused_worker_loses_its_lease_and_its_late_completion_writes_nothing(
-    db_url: str, tmp_path: Path
+    db_url: str, tmp_path: Path, route: dict[str, str]
 ) -> None:
     total = _sample(db_url)
     with psycopg.connect(db_url, autocommit=True) as blocker:
         blocker.execute(PAUSE_PASSES)
-        with fleet(db_url, tmp_path, 1, names=["sleeper"]) as (sleeper,):
+        with fleet(db_url, tmp_path, 1, names=["sleeper"], **route) as (sleeper,):
             wait_for(lambda: _worker_row(db_url, "sleeper")[1] > 0, what="sleeper holds runs")
             sleeper.signal(signal.SIGSTOP)
             blocker.execute("ROLLBACK")  # its pass could go on, but it is paused
-            with fleet(db_url, tmp_path, 1, names=["other"]) as (other,):
+            with fleet(db_url, tmp_path, 1, names=["other"], **route) as (other,):
                 wait_for(
                     lambda: _worker_row(db_url, "sleeper")[0] == "inactive",
                     timeout=15,
@@ -179,7 +184,7 @@ def _holders(url: str) -> set[int]:
 
 
 def test_four_workers_process_every_event_once_while_one_is_killed_and_one_stopped(
-    db_url: str, tmp_path: Path
+    db_url: str, tmp_path: Path, route: dict[str, str]
 ) -> None:
 
     events = generate.generate(generate.recent_start())
@@ -190,7 +195,7 @@ def test_four_workers_process_every_event_once_while_one_is_killed_and_one_stopp
     thirds = [[e for e in events if streams.index(e["stream"]) % 3 == k] for k in range(3)]
     with psycopg.connect(db_url, autocommit=True) as conn:
         ingest_events(conn, thirds[0])
-    with fleet(db_url, tmp_path, 4) as workers:
+    with fleet(db_url, tmp_path, 4, **route) as workers:
         wait_for(lambda: all_processed(db_url), timeout=60, what="first third processed")
         with psycopg.connect(db_url, autocommit=True) as blocker:
             blocker.execute(PAUSE_PASSES)  # passes hold their runs until we let go
@@ -246,7 +251,7 @@ def test_sigterm_drains_exits_zero_and_leaves_the_worker_inactive(
 
 
 def test_a_stream_pinned_to_a_site_runs_only_on_that_sites_workers(
-    db_url: str, tmp_path: Path
+    db_url: str, tmp_path: Path, route: dict[str, str]
 ) -> None:
     """SENTINEL_CAPABILITIES gives a worker custom keys; a stream whose
     required_capabilities asks for one waits for a worker that has it."""
@@ -258,11 +263,15 @@ def test_a_stream_pinned_to_a_site_runs_only_on_that_sites_workers(
             [pinned],
         )
 
-    with fleet(db_url, tmp_path, 1, names=["paris-1"], SENTINEL_CAPABILITIES='{"site": "paris"}'):
+    with fleet(
+        db_url, tmp_path, 1, names=["paris-1"], SENTINEL_CAPABILITIES='{"site": "paris"}', **route
+    ):
         wait_for(
             lambda: streams_behind(db_url) == {pinned}, timeout=60, what="all but the pinned one"
         )
-        with fleet(db_url, tmp_path, 1, names=["lyon-1"], SENTINEL_CAPABILITIES='{"site": "lyon"}'):
+        with fleet(
+            db_url, tmp_path, 1, names=["lyon-1"], SENTINEL_CAPABILITIES='{"site": "lyon"}', **route
+        ):
             wait_for(lambda: all_processed(db_url), timeout=60, what="the pinned stream too")
     with psycopg.connect(db_url) as conn:
         owners = conn.execute(
