@@ -331,8 +331,16 @@ def test_replay_re_evaluates_without_duplicating_a_detection(
     assert _totals(conn) == before
     assert _fingerprints(conn) == fingerprints
     assert _pairs(conn) == set(generate.EXPECTED)
-    # Re-evaluating everything rebuilds the same state and the same cursors.
-    assert _states(conn) == states
+    # Re-evaluating everything rebuilds the same state and the same cursors,
+    # but for when a silence still going on was seen: the replay saw it later.
+    def seen_silent_at(states: dict[Any, Any]) -> None:
+        for st in states.values():
+            (st.get("open") or {}).pop("reported", None)
+
+    again = _states(conn)
+    seen_silent_at(again)
+    seen_silent_at(states)
+    assert again == states
     assert _cursors(conn) == cursors
 
 

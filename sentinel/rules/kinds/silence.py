@@ -152,9 +152,7 @@ def _fire(
         opened = {
             "anchor": anchor,
             "start": iso(start),
-            "reported": iso(end),
-            "window": data,
-            "recommendation": ctx.render(rule, values, {}),
+            "reported": iso(end),  # the pass time that saw it (see _close)
         }
         evidence.insert(0, _episode(opened, "open", end, None))
     ctx.find(
@@ -168,7 +166,6 @@ def _fire(
         evidence=evidence,
         values=values,
         payload=after.payload if after is not None else {},
-        recommendation=opened["recommendation"] if opened else None,
     )
     return opened
 
@@ -199,8 +196,15 @@ def _close(rule: Rule, ctx: PassContext, opened: Mapping[str, Any], event: Event
     start = from_iso(opened["start"])
     quiet = event.occurred_at - start
     last_seen = max(event.occurred_at, from_iso(opened["reported"]))
-    window = {**opened["window"], "end": iso(event.occurred_at)}
-    window["silent_seconds"] = quiet.total_seconds()
+    window = {
+        "start": opened["start"],
+        "end": iso(event.occurred_at),
+        "silent_seconds": quiet.total_seconds(),
+        "for_seconds": rule.params.gap.total_seconds(),
+        "seen": "at pass time",
+        "clock": rule.params.clock,
+        "last_event_id": opened["anchor"],
+    }
     ctx.find(
         rule,
         kind="silence",
@@ -218,8 +222,9 @@ def _close(rule: Rule, ctx: PassContext, opened: Mapping[str, Any], event: Event
                 {"event_id": event.id, "occurred_at": iso(event.occurred_at), "role": "next"},
             ),
         ],
-        values={},
-        recommendation=opened["recommendation"],
+        # The store keeps the recommendation the finding opened with.
+        values={"gap": format_duration(quiet), "last_seen": opened["start"]},
+        payload=event.payload,
     )
 
 
