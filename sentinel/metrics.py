@@ -79,6 +79,41 @@ RUNS_IN_HAND = Gauge(
     "Runs this worker currently holds.",
     registry=REGISTRY,
 )
+NOTIFICATIONS_SENT = Counter(
+    "sentinel_notifications_sent",
+    "Notifications this worker delivered, by channel.",
+    ["channel"],
+    registry=REGISTRY,
+)
+NOTIFICATIONS_FAILED = Counter(
+    "sentinel_notifications_failed",
+    "Notification deliveries that failed and will be retried, by channel.",
+    ["channel"],
+    registry=REGISTRY,
+)
+NOTIFICATIONS_DEAD = Counter(
+    "sentinel_notifications_dead",
+    "Notifications given up on (out of attempts, or refused for good), by channel.",
+    ["channel"],
+    registry=REGISTRY,
+)
+DELIVERY_SECONDS = Histogram(
+    "sentinel_notification_delivery_seconds",
+    "From a notification written (with its finding) to delivered, by channel.",
+    ["channel"],
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600),
+    registry=REGISTRY,
+)
+OUTBOX_DEPTH = Gauge(
+    "sentinel_outbox_depth",
+    "Undelivered notifications in the whole fleet, as last sampled by this worker.",
+    registry=REGISTRY,
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "sentinel_outbox_oldest_age_seconds",
+    "Age of the oldest undelivered notification (keeps growing while the database is away).",
+    registry=REGISTRY,
+)
 WORKER_INFO = Info(
     "sentinel_worker",
     "This worker: name, role and Sentinel version.",
@@ -93,10 +128,16 @@ for _severity in Severity:
     DETECTIONS.labels(_severity.value)
 
 __all__ = [
+    "DELIVERY_SECONDS",
     "DETECTIONS",
     "EVENTS_PROCESSED",
     "HEARTBEAT_AGE",
     "LEASE_LOSSES",
+    "NOTIFICATIONS_DEAD",
+    "NOTIFICATIONS_FAILED",
+    "NOTIFICATIONS_SENT",
+    "OUTBOX_DEPTH",
+    "OUTBOX_OLDEST_AGE",
     "PASS_SECONDS",
     "QUEUE_DEPTH",
     "RECOMMENDATIONS",

@@ -19,6 +19,7 @@ from pydantic_settings import (
 
 from sentinel import dsn
 from sentinel.errors import ConfigError
+from sentinel.notify_config import Notifications
 from sentinel.types import WorkerRole, WorkerType
 
 ENV_PREFIX = "SENTINEL_"
@@ -129,6 +130,11 @@ class Settings(BaseSettings):
     # Custom keys added to the worker's capabilities (a JSON object), which a
     # stream's required_capabilities can ask for: {"site": "lyon"}.
     capabilities: dict[str, Any] = Field(default_factory=dict)
+    # The Ed25519 private key (PEM) signing run-completion records; unset:
+    # stored unsigned (sentinel/completions/dsse.py).
+    signing_key_file: Path | None = None
+    # Channels, routes and mute windows (sentinel/notify_config.py); none: off.
+    notifications: Notifications = Notifications()  # frozen: one shared default
 
     @field_validator("runtimes")
     @classmethod
@@ -169,6 +175,13 @@ class Settings(BaseSettings):
     def _home(cls, value: Path) -> Path:
         if value.exists() and not value.is_dir():
             raise ValueError("must be a directory, not a file")
+        return value
+
+    @field_validator("signing_key_file")
+    @classmethod
+    def _signing_key_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError("no such file (make one with `sentinel keys generate --out FILE`)")
         return value
 
     @field_validator("rules_path")

@@ -18,9 +18,12 @@ from sentinel.errors import SentinelError
 
 # name → "module:attribute"; the module is imported on first use.
 COMMANDS = {
+    "completions": "sentinel.cli.completions:completions",
     "db": "sentinel.cli.db:db_group",
     "demo": "sentinel.cli.demo:demo",
     "ingest": "sentinel.cli.ingest:ingest",
+    "keys": "sentinel.cli.completions:keys",
+    "notifications": "sentinel.cli.notifications:notifications",
     "recommendations": "sentinel.cli.recommendations:recommendations",
     "rules": "sentinel.cli.rules:rules",
     "run-once": "sentinel.cli.worker:run_once",

@@ -465,3 +465,26 @@ SELECT j.id, j.at, j.actor, j.from_state, j.to_state, j.comment
 
 -- name: recommendation_known
 SELECT EXISTS (SELECT 1 FROM recommendation WHERE id = %(recommendation_id)s) AS known
+
+-- name: notifications
+-- The notification outbox, newest first; `statuses` empty: every status.
+SELECT n.id, n.status::text AS status, n.kind::text AS kind, n.route, n.channel,
+       n.payload->>'severity' AS severity, n.payload->>'stream' AS stream,
+       n.payload->>'rule' AS rule, n.recommendation_id, n.attempts, n.max_attempts,
+       n.idempotency_key, n.last_error, n.created, n.not_before, n.sent_at,
+       w.name AS lease_owner
+  FROM notification n
+  LEFT JOIN worker w ON w.id = n.lease_owner
+ WHERE cardinality(%(statuses)s::text[]) = 0 OR n.status::text = ANY(%(statuses)s::text[])
+ ORDER BY n.id DESC
+ LIMIT %(limit)s
+
+-- name: completions
+-- Run-completion records since a time, newest first (the envelope for
+-- `completions verify`, its payload decoded by the reader).
+SELECT c.id, c.run_id, c.stream, c.fence, c.signed, c.key_id, c.created, c.envelope
+  FROM completion c
+ WHERE (%(since)s::timestamptz IS NULL OR c.created >= %(since)s::timestamptz)
+   AND (%(run_id)s::bigint IS NULL OR c.run_id = %(run_id)s::bigint)
+ ORDER BY c.id DESC
+ LIMIT %(limit)s

@@ -9,6 +9,9 @@ its own.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -137,6 +140,26 @@ class Views:
         found = self._all(("journal", {**params, "limit": limit}))
         return tuple(rows.JournalRow(**row) for row in found)
 
+    # ---- notifications and completion records ---------------------------------
+
+    def notifications(
+        self, statuses: Sequence[str] = (), *, limit: int = statements.ROW_LIMIT
+    ) -> tuple[rows.NotificationRow, ...]:
+        """The outbox, newest first, of the given statuses (none: all)."""
+        found = self._all(("notifications", {"statuses": list(statuses), "limit": limit}))
+        return tuple(rows.NotificationRow(**row) for row in found)
+
+    def completions(
+        self,
+        *,
+        since: datetime | None = None,
+        run_id: int | None = None,
+        limit: int | None = statements.ROW_LIMIT,
+    ) -> tuple[rows.CompletionRow, ...]:
+        """Run-completion records, newest first; `limit` None for all."""
+        found = self._all(("completions", {"since": since, "run_id": run_id, "limit": limit}))
+        return tuple(_completion(row) for row in found)
+
     # ---- one detection ------------------------------------------------------
 
     def detail(self, detection_id: int) -> rows.Detail | None:
@@ -222,3 +245,26 @@ def _streams(found: Sequence[dict[str, Any]]) -> tuple[rows.StreamRow, ...]:
             )
         )
     return tuple(out)
+
+
+def _completion(row: dict[str, Any]) -> rows.CompletionRow:
+    """The row, with what its payload says (unreadable: left empty, for
+    `completions verify` to name)."""
+    try:
+        record = json.loads(base64.b64decode(row["envelope"].get("payload", ""), validate=True))
+    except (binascii.Error, ValueError, TypeError):
+        record = {}
+    if not isinstance(record, dict):
+        record = {}
+    counts: dict[str, Any] = record.get("counts") or {}
+    worker: dict[str, Any] = record.get("worker") or {}
+    if not isinstance(counts, dict) or not isinstance(worker, dict):
+        counts, worker = {}, {}
+    return rows.CompletionRow(
+        **row,
+        window_start=record.get("window_start"),
+        events=counts.get("events"),
+        detections=counts.get("detections"),
+        fingerprints=tuple(record.get("fingerprints") or ()),
+        worker=worker.get("name"),
+    )

@@ -189,3 +189,45 @@ class Page:
     rows: tuple[Any, ...]
     total: int
     cap: int
+
+
+@dataclass(frozen=True)
+class NotificationRow:
+    """One notification of the outbox (sentinel/notify/)."""
+
+    id: int
+    status: str  # queued, sending, sent, failed, dead, skipped
+    kind: str  # firing, repeat, resolved
+    route: str
+    channel: str
+    severity: str | None
+    stream: str | None
+    rule: str | None
+    recommendation_id: int
+    attempts: int
+    max_attempts: int
+    idempotency_key: str
+    last_error: str | None
+    created: datetime
+    not_before: datetime
+    sent_at: datetime | None
+    lease_owner: str | None  # the worker delivering it (or that last did)
+
+
+@dataclass(frozen=True)
+class CompletionRow:
+    """A run's completion record: the DSSE envelope and what its payload says."""
+
+    id: int
+    run_id: int
+    stream: str
+    fence: int
+    signed: bool
+    key_id: str | None
+    created: datetime
+    window_start: str | None
+    events: int | None
+    detections: int | None
+    fingerprints: tuple[str, ...]
+    worker: str | None
+    envelope: Mapping[str, Any]

@@ -13,8 +13,12 @@ from typing import Any, Literal
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from sentinel.completions.dsse import Signer
+from sentinel.completions.store import CompletionStore
 from sentinel.findings.models import Counts
 from sentinel.findings.store import FindingStore
+from sentinel.notify.outbox import Outbox
+from sentinel.notify_config import Notifications
 from sentinel.rules.model import Event, StreamPass
 from sentinel.worker.models import Claim, Completed, CursorMoved, LeaseLost
 from sentinel.worker.packs import RuleSource
@@ -47,10 +51,20 @@ class Batch:
 
 
 class PassRunner:
-    def __init__(self, pool: ConnectionPool, rules: RuleSource, *, batch_events: int) -> None:
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        rules: RuleSource,
+        *,
+        batch_events: int,
+        notifications: Notifications | None = None,
+        signer: Signer | None = None,
+    ) -> None:
         self.pool = pool
         self.rules = rules
         self.batch_events = batch_events
+        self.notifications = notifications  # the outbox's routes; None: none written
+        self.signer = signer  # signs the completion record; None: stored unsigned
 
     def run(
         self, claim: Claim, worker_id: int, lost: threading.Event | None = None
@@ -128,6 +142,8 @@ class PassRunner:
             if findings and not store.lock_for_completion(claim, worker_id):
                 return Completion.LEASE_LOST  # before writing anything
             written = FindingStore(conn).write(claim.id, findings)
+            if self.notifications is not None:  # what they tell, in the same transaction
+                Outbox(conn, self.notifications).enqueue(findings)
             store.save_states(claim.stream_id, changed)
             counts = Counts(
                 events=len(batch.events),
@@ -152,6 +168,8 @@ class PassRunner:
             if outcome is not Completion.DONE:
                 refused = outcome
                 raise psycopg.Rollback  # undo the findings; leave the run alone
+            if batch.final:  # the run is complete: its (signed) record, in its transaction
+                CompletionStore(conn, self.signer).record(claim.id)
         if refused is Completion.LEASE_LOST or refused is Completion.CURSOR_MOVED:
             return refused
         return counts

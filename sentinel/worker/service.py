@@ -8,7 +8,9 @@ Each service owns one thing and has a `run_once()` that tests call directly:
   the dead (its own thread, so a long pass never starves it);
 - planner.Planner — discovery and planning (scheduler and hybrid roles);
 - executor.Executor — claims, passes, failures, give-backs, drain;
-- maintenance.Maintenance — retention.
+- maintenance.Maintenance — retention;
+- notifier.Notifier — delivery of the notification outbox (its own thread,
+  so a slow receiver never holds up a claim), when routes are configured.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 import psycopg_pool
 
 from sentinel import logs, metrics
+from sentinel.completions.dsse import Signer
 from sentinel.db.connect import make_pool
 from sentinel.errors import RegistrationRefused, first_line
 from sentinel.registration.heartbeat import DB_ERRORS, Heartbeat
@@ -32,6 +35,7 @@ from sentinel.worker.executor import Executor, ExecutorConfig
 from sentinel.worker.listener import Listener
 from sentinel.worker.maintenance import Maintenance, MaintenanceConfig
 from sentinel.worker.models import Completed, Outcome
+from sentinel.worker.notifier import Notifier, check_channels
 from sentinel.worker.packs import RuleSource
 from sentinel.worker.planner import Planner, PlannerConfig
 from sentinel.worker.runner import PassRunner
@@ -67,6 +71,7 @@ class Services:
     planner: Planner
     executor: Executor
     maintenance: Maintenance
+    notifier: Notifier | None = None
 
 
 class WorkerService:
@@ -99,8 +104,15 @@ class WorkerService:
     def start(self) -> None:
         logs.bind_process(worker=self.name)
         settings = self.settings
+        # Before registering: a bad key file or a missing channel secret stops the start.
+        signer = _signer(settings)
+        check_channels(settings.notifications)
         capacity = settings.max_concurrent_runs
-        pool = self._pool or make_pool(self.url, max_size=capacity + 3, name=self.name)
+        pool = self._pool or make_pool(
+            self.url,
+            max_size=capacity + 3 + (1 if settings.notifications.enabled else 0),  # + the notifier
+            name=self.name,
+        )
         registration = Registration(settings, self.url, pool, name=self.name)
         worker_id = registration.register()
         metrics.WORKER_INFO.info(
@@ -113,7 +125,13 @@ class WorkerService:
             rule_budget_seconds=settings.rule_budget_seconds,
             flood_findings=settings.flood_findings,
         )
-        runner = PassRunner(pool, rules, batch_events=settings.batch_events)
+        runner = PassRunner(
+            pool,
+            rules,
+            batch_events=settings.batch_events,
+            notifications=settings.notifications if settings.notifications.enabled else None,
+            signer=signer,
+        )
         executor = Executor(
             pool,
             runner,
@@ -142,10 +160,22 @@ class WorkerService:
             planner=planner,
             executor=executor,
             maintenance=Maintenance(pool, MaintenanceConfig.from_settings(settings), self.stopping),
+            notifier=(
+                Notifier(
+                    pool,
+                    settings.notifications,
+                    worker_id=worker_id,
+                    retention_days=settings.run_retention_days,
+                )
+                if settings.notifications.enabled
+                else None
+            ),
         )
         # Read at scrape time, so the age keeps growing while heartbeats fail.
         metrics.HEARTBEAT_AGE.set_function(lambda: heartbeat.heartbeat_age)
         heartbeat.start()
+        if self._services.notifier is not None:
+            self._services.notifier.start()
         self._services.listener.start()
         log.info(
             "worker started",
@@ -170,6 +200,8 @@ class WorkerService:
         except DB_ERRORS:
             pass
         parts.executor.drain(self.settings.drain_grace_seconds)
+        if parts.notifier is not None:
+            parts.notifier.stop()  # a delivery cut short is sent again by another worker
         parts.heartbeat.stop()
         parts.listener.stop()
         try:
@@ -263,6 +295,12 @@ class WorkerService:
         finally:
             parts.executor.on_outcome.remove(summary.outcomes.append)
         return summary
+
+
+def _signer(settings: Settings) -> Signer | None:
+    if settings.signing_key_file is None:
+        return None
+    return Signer.from_file(settings.signing_key_file)
 
 
 def _version() -> str:

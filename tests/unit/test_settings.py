@@ -44,6 +44,17 @@ BAD_VALUES: dict[str, list[str]] = {
     "run_retention_days": ["0"],
     "log_format": ["xml"],
     "capabilities": ["site=lyon", '{"runtimes": ["python"]}', "[1, 2]"],
+    "signing_key_file": ["/nonexistent/key.pem", "/"],
+    "notifications": [
+        "not json",
+        '{"routes": [{"channels": ["nowhere"]}]}',
+        '{"channels": {"c": {"type": "pager"}}}',
+        '{"channels": {"c": {"type": "webhook", "url": "http://x"}}}',  # no HMAC secret
+        '{"channels": {"c": {"type": "slack", "url": "u"}}, "routes": [{"channels": []}]}',
+        '{"channels": {"c": {"type": "slack", "url": "u"}}, '
+        '"routes": [{"channels": ["c"], "repeat_interval": "soon"}]}',
+        '{"mute_windows": {"n": {"start": "22:00", "end": "06:00", "timezone": "Mars/Base"}}}',
+    ],
 }
 
 CASES = [(field, value) for field, values in BAD_VALUES.items() for value in values]

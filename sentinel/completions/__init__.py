@@ -1,0 +1,1 @@
+"""Signed run-completion records: one DSSE envelope per completed run."""
