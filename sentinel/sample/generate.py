@@ -12,6 +12,8 @@ that real processes need to be judged on (all ending where the lines end):
 two chillers over five days, with a daily load cycle and an hourly defrost
 that are normal; two bearings over a day, drifting with wear; a tank whose
 level sits at its limit; a mixer that stopped reporting 90 minutes ago.
+The CI streams include GitHub Actions runs as the webhook stores them
+(sentinel/sample/runs.py), with a hung, an incomplete and a slow run.
 
     python -m sentinel.sample.generate OUT.jsonl [--start ISO] [--seed N] [--minutes N]
 """
@@ -27,6 +29,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, NamedTuple
+
+from sentinel.sample import runs
 
 PRESS = "plant-a/line-1/press-{}"
 OVEN = "plant-a/line-2/oven-{}"
@@ -52,6 +56,7 @@ STREAMS: Final = (
     *(BEARING.format(n) for n in (1, 2)),
     TANK,
     MIXER,
+    *runs.STREAMS,
 )
 
 
@@ -111,6 +116,8 @@ EXPECTED: Final[dict[tuple[str, str], Fault]] = {
     ),
     ("tank.level_high", TANK): Fault("level chattering around its 90 % limit for 40 minutes"),
     ("mixer.telemetry_silence", MIXER): Fault("the mixer stopped reporting 90 minutes ago"),
+    # GitHub Actions runs (sentinel/sample/runs.py): one hung, one incomplete, one slow.
+    **{pair: Fault(what) for pair, what in runs.EXPECTED_RUNS.items()},
 }
 
 Event = dict[str, Any]
@@ -183,6 +190,8 @@ def generate(start: datetime, *, seed: int = 7, minutes: int = 240) -> list[Even
         _bearing(b, n, end)
     _tank(b, minutes)
     _mixer(b, minutes)
+    if minutes >= runs.MIN_MINUTES:
+        b.events += runs.generate_runs(start, seed=seed, minutes=minutes)
     b.events.sort(key=lambda e: (e["occurred_at"], e["stream"], e["external_id"]))
     return b.events
 

@@ -13,7 +13,8 @@ of acme/widget over four hours ending at `start + minutes`:
   deploy  every 15 minutes on main: build, then deploy (about 7 minutes).
           Normal: a deploy that fails.
 
-Planted, one finding each (EXPECTED_RUNS, with the rules in runs.yaml): a
+Planted, one finding each (EXPECTED_RUNS, with the `ci.run_*` rules of the
+sample pack, plant.yaml): a
 deploy stuck in its deploy job since 100 minutes before the end (hung); a
 ci run that passed with its test job skipped (incomplete); a ci run whose
 tests took 40 minutes (slow). Durations are jittered by the seed within
@@ -41,7 +42,7 @@ DEPLOY: Final = f"ci/{OWNER}/{REPO}/deploy"
 STREAMS: Final = (CI, DEPLOY)
 MIN_MINUTES: Final = 240  # the planted problems need this much history
 
-# (rule ref in runs.yaml, stream) -> the problem planted for it: the pack must
+# (rule ref in plant.yaml, stream) -> the problem planted for it: the pack must
 # find exactly these pairs, one finding each, and nothing else
 # (tests/unit/test_sample_runs.py).
 EXPECTED_RUNS: Final[dict[tuple[str, str], str]] = {
@@ -59,11 +60,6 @@ class Job:
     start: float  # seconds from the history's start
     end: float | None  # None: still running at the end of the history
     conclusion: str | None  # None while running; "skipped": no job ever started
-
-
-def runs_pack_path() -> Path:
-    """The rules for these runs, shipped beside this module."""
-    return Path(__file__).with_name("runs.yaml")
 
 
 class _Builder:
@@ -254,14 +250,6 @@ def generate_runs(start: datetime, *, seed: int = 7, minutes: int = MIN_MINUTES)
     return b.events
 
 
-def recent_start(minutes: int = MIN_MINUTES, now: datetime | None = None) -> datetime:
-    """The start of a history that ends now (to the minute): `run.hung` is
-    judged on the database clock, so a history that ended long ago is one
-    whose open runs have all hung."""
-    end = (now or datetime.now(UTC)).replace(second=0, microsecond=0)
-    return end - timedelta(minutes=minutes)
-
-
 def write_jsonl(path: str | Path, events: list[Event]) -> int:
     """Write one JSON event a line; returns how many."""
     with Path(path).open("w", encoding="utf-8") as out:
@@ -277,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--minutes", type=int, default=MIN_MINUTES)
     args = parser.parse_args(argv)
+    from sentinel.sample.generate import recent_start  # generate imports this module
+
     start = (
         datetime.fromisoformat(args.start.replace("Z", "+00:00"))
         if args.start

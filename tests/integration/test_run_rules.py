@@ -19,7 +19,7 @@ from psycopg_pool import ConnectionPool
 from sentinel.db.connect import make_pool
 from sentinel.ingest.store import ingest_events
 from sentinel.rules import pack as packs
-from sentinel.sample import runs
+from sentinel.sample import generate, runs
 from sentinel.worker.models import Completed
 from sentinel.worker.packs import PackStore, RuleSource
 from sentinel.worker.runner import PassRunner
@@ -55,8 +55,8 @@ def _pass(pool: ConnectionPool, conn: psycopg.Connection, worker_id: int) -> lis
 def test_the_sample_runs_give_exactly_the_planted_findings_with_their_timelines(
     conn: psycopg.Connection, pool: ConnectionPool
 ) -> None:
-    PackStore(conn).save(packs.load_path(runs.runs_pack_path()))
-    raw = runs.generate_runs(runs.recent_start())  # the history ends now
+    PackStore(conn).save(packs.load_path(packs.bundled_pack_path()))
+    raw = runs.generate_runs(generate.recent_start())  # the history ends now
     result = ingest_events(conn, raw, batch_size=50)  # several transactions
     assert result.accepted == len(raw)
     me = _worker(conn)
@@ -69,7 +69,7 @@ def test_the_sample_runs_give_exactly_the_planted_findings_with_their_timelines(
     ).fetchall()
     assert {(r[1], r[2]) for r in rows} == set(runs.EXPECTED_RUNS)
     assert len(rows) == len(runs.EXPECTED_RUNS)  # one finding per planted problem
-    pack = packs.load_path(runs.runs_pack_path())
+    pack = packs.load_path(packs.bundled_pack_path())
     stream_of: dict[int, str] = dict(conn.execute("SELECT id, stream FROM event").fetchall())
     evidence: dict[int, dict[str, tuple[int | None, Any]]] = defaultdict(dict)
     for detection_id, kind, event_id, data in conn.execute(

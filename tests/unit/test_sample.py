@@ -132,7 +132,7 @@ def test_the_clean_adaptive_streams_are_quiet_only_with_an_adaptive_baseline(
 def test_every_rule_kind_has_an_injected_fault() -> None:
     pack = packs.load_path(packs.bundled_pack_path())
     kinds = {pack.rule(ref).kind for ref, _ in generate.EXPECTED}
-    assert kinds == {"condition", "threshold", "spc", "rate", "flatline", "silence", "count"}
+    assert kinds == {"condition", "threshold", "spc", "rate", "flatline", "silence", "count", "run"}
 
 
 def test_generate_is_deterministic_and_in_the_jsonl_shape(tmp_path: Path) -> None:

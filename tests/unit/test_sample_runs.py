@@ -35,7 +35,7 @@ def as_events(raw: list[dict[str, Any]]) -> dict[str, list[Event]]:
 def run_all(
     raw: list[dict[str, Any]], chunk: int | None = None, now: datetime | None = None
 ) -> tuple[list[Finding], list[Problem]]:
-    engine = Engine(packs.load_path(runs.runs_pack_path()))
+    engine = Engine(packs.load_path(packs.bundled_pack_path()))
     streams = as_events(raw)
     end = now or max(e.occurred_at for events in streams.values() for e in events)
     findings: list[Finding] = []
@@ -177,6 +177,6 @@ def test_the_events_are_valid_ingest_lines_in_the_github_shape(tmp_path: Path) -
 
 
 def test_the_runs_pack_is_valid_and_a_short_history_is_refused() -> None:
-    assert packs.check_path(runs.runs_pack_path()) == []
+    assert packs.check_path(packs.bundled_pack_path()) == []
     with pytest.raises(ValueError, match="at least 240 minutes"):
         runs.generate_runs(START, minutes=120)
