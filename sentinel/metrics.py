@@ -114,6 +114,81 @@ OUTBOX_OLDEST_AGE = Gauge(
     "Age of the oldest undelivered notification (keeps growing while the database is away).",
     registry=REGISTRY,
 )
+# Alarm-system health (`sentinel report alarms` over its default 7 days),
+# recomputed by the worker at most once a minute (worker/alarms.py) and only
+# where /metrics is served: the whole fleet's findings, the same on every
+# worker (take max() over them), kept through a database outage.
+ALARM_FINDINGS = Gauge(
+    "sentinel_alarm_findings",
+    "Annunciated findings (neither shelved nor suppressed) opened in the last 7 days.",
+    registry=REGISTRY,
+)
+ALARM_RATE_AVERAGE = Gauge(
+    "sentinel_alarm_rate_per_10m_average",
+    "Findings per 10 minutes over the last 7 days, on average (EEMUA 191: about 1).",
+    registry=REGISTRY,
+)
+ALARM_RATE_PEAK = Gauge(
+    "sentinel_alarm_rate_per_10m_peak",
+    "The most findings in one 10-minute window of the last 7 days (over 10: a flood).",
+    registry=REGISTRY,
+)
+ALARM_LAST_10M = Gauge(
+    "sentinel_alarm_findings_last_10m",
+    "Findings opened in the last 10 minutes.",
+    registry=REGISTRY,
+)
+ALARM_IN_FLOOD = Gauge(
+    "sentinel_alarm_in_flood",
+    "1 while the plant is in an alarm flood (its last 10 minutes are a flood window).",
+    registry=REGISTRY,
+)
+ALARM_FLOODS = Gauge(
+    "sentinel_alarm_floods",
+    "Flood periods in the last 7 days.",
+    registry=REGISTRY,
+)
+ALARM_FLOOD_RATIO = Gauge(
+    "sentinel_alarm_flood_time_ratio",
+    "Share of the last 7 days in flood, 0 to 1 (ISA-18.2: under 0.01).",
+    registry=REGISTRY,
+)
+ALARM_CHATTERING = Gauge(
+    "sentinel_alarm_chattering",
+    "Rule-and-stream pairs that opened 3 or more findings within a minute in the last 7 days.",
+    registry=REGISTRY,
+)
+ALARM_STALE = Gauge(
+    "sentinel_alarm_stale",
+    "Findings active and unacknowledged for over 24 hours, now.",
+    registry=REGISTRY,
+)
+ALARM_TOP10_RATIO = Gauge(
+    "sentinel_alarm_top10_ratio",
+    "Share of the last 7 days' findings opened by the 10 most frequent rules, 0 to 1.",
+    registry=REGISTRY,
+)
+ALARM_SHELVES = Gauge(
+    "sentinel_alarm_shelves",
+    "Live shelves, now.",
+    registry=REGISTRY,
+)
+ALARM_OLDEST_SHELF_AGE = Gauge(
+    "sentinel_alarm_oldest_shelf_age_seconds",
+    "Age of the oldest live shelf (0 when none).",
+    registry=REGISTRY,
+)
+ALARM_NOT_ANNUNCIATED = Gauge(
+    "sentinel_alarm_not_annunciated_findings",
+    "Findings of the last 7 days written shelved or suppressed, by why (not in the figures).",
+    ["why"],
+    registry=REGISTRY,
+)
+ALARM_REPORT_TIME = Gauge(
+    "sentinel_alarm_report_timestamp_seconds",
+    "When the alarm gauges were last computed (the database clock, Unix time; 0: not yet).",
+    registry=REGISTRY,
+)
 WORKER_INFO = Info(
     "sentinel_worker",
     "This worker: name, role and Sentinel version.",
@@ -126,8 +201,24 @@ for _status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.DEAD):
     RUNS_FINISHED.labels(_status.value)
 for _severity in Severity:
     DETECTIONS.labels(_severity.value)
+for _why in ("shelved", "suppressed"):
+    ALARM_NOT_ANNUNCIATED.labels(_why)
 
 __all__ = [
+    "ALARM_CHATTERING",
+    "ALARM_FINDINGS",
+    "ALARM_FLOODS",
+    "ALARM_FLOOD_RATIO",
+    "ALARM_IN_FLOOD",
+    "ALARM_LAST_10M",
+    "ALARM_NOT_ANNUNCIATED",
+    "ALARM_OLDEST_SHELF_AGE",
+    "ALARM_RATE_AVERAGE",
+    "ALARM_RATE_PEAK",
+    "ALARM_REPORT_TIME",
+    "ALARM_SHELVES",
+    "ALARM_STALE",
+    "ALARM_TOP10_RATIO",
     "DELIVERY_SECONDS",
     "DETECTIONS",
     "EVENTS_PROCESSED",

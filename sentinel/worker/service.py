@@ -10,7 +10,9 @@ Each service owns one thing and has a `run_once()` that tests call directly:
 - executor.Executor — claims, passes, failures, give-backs, drain;
 - maintenance.Maintenance — retention;
 - notifier.Notifier — delivery of the notification outbox (its own thread,
-  so a slow receiver never holds up a claim), when routes are configured.
+  so a slow receiver never holds up a claim), when routes are configured;
+- alarms.AlarmGauges — the alarm-system health gauges, once a minute, when
+  the worker serves /metrics.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from sentinel.registration.heartbeat import DB_ERRORS, Heartbeat
 from sentinel.registration.registrar import Registration
 from sentinel.settings import Settings
 from sentinel.types import WorkerRole
+from sentinel.worker.alarms import AlarmGauges, AlarmGaugesConfig
 from sentinel.worker.executor import Executor, ExecutorConfig
 from sentinel.worker.listener import Listener
 from sentinel.worker.maintenance import Maintenance, MaintenanceConfig
@@ -71,6 +74,7 @@ class Services:
     planner: Planner
     executor: Executor
     maintenance: Maintenance
+    alarms: AlarmGauges | None = None  # with /metrics only
     notifier: Notifier | None = None
 
 
@@ -160,6 +164,7 @@ class WorkerService:
             planner=planner,
             executor=executor,
             maintenance=Maintenance(pool, MaintenanceConfig.from_settings(settings), self.stopping),
+            alarms=_alarm_gauges(pool, settings),
             notifier=(
                 Notifier(
                     pool,
@@ -274,6 +279,8 @@ class WorkerService:
         if role != WorkerRole.SENTINEL:
             parts.planner.tick(now)
         parts.maintenance.tick(now)
+        if parts.alarms is not None:
+            parts.alarms.tick(now)
         if role != WorkerRole.SCHEDULER and not self.stopping.is_set():
             parts.executor.claim_and_submit()
 
@@ -301,6 +308,11 @@ def _signer(settings: Settings) -> Signer | None:
     if settings.signing_key_file is None:
         return None
     return Signer.from_file(settings.signing_key_file)
+
+
+def _alarm_gauges(pool: psycopg_pool.ConnectionPool, settings: Settings) -> AlarmGauges | None:
+    config = AlarmGaugesConfig.from_settings(settings)
+    return AlarmGauges(pool, config) if config is not None else None
 
 
 def _version() -> str:
