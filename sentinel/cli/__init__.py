@@ -18,6 +18,7 @@ from sentinel.errors import SentinelError
 
 # name → "module:attribute"; the module is imported on first use.
 COMMANDS = {
+    "api": "sentinel.cli.api:api",
     "completions": "sentinel.cli.completions:completions",
     "db": "sentinel.cli.db:db_group",
     "demo": "sentinel.cli.demo:demo",

@@ -41,7 +41,8 @@ SELECT clock.now,
 -- that the filter lets through (all of them when the limit is NULL: `workers
 -- list`); the runs each shown worker holds are counted on the partial lease
 -- index (running runs only), one probe each. An inactive worker's uptime
--- stops at its last heartbeat.
+-- stops at its last heartbeat. A page after (after_status, after_name) starts
+-- past that worker in the same order (the API's cursor).
 WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now)
 SELECT w.id, w.name, w.worker_role::text AS worker_role, w.worker_type::text AS worker_type,
        w.host,
@@ -64,6 +65,8 @@ SELECT w.id, w.name, w.worker_role::text AS worker_role, w.worker_type::text AS 
                              w.capabilities->>'runtimes', w.capabilities->>'sentinel_version')
                ~* ANY(%(words_not)s::text[])
            AND NOT %(nothing)s
+           AND (%(after_name)s::text IS NULL
+                OR (w.status, w.name) > (%(after_status)s::worker_status, %(after_name)s::text))
          ORDER BY w.status, w.name LIMIT %(limit)s) w
  CROSS JOIN clock
  CROSS JOIN LATERAL (
@@ -95,7 +98,9 @@ SELECT count(*)::int AS n FROM (
 -- failed) and are cut to the rows shown before any run is read. A running
 -- run is `long` when it has run more than LONG_FACTOR times the median pass
 -- of its stream's latest succeeded runs (at least LONG_FLOOR seconds).
--- Without active_first (`runs list`), simply the newest first.
+-- Without active_first (`runs list`), simply the newest first; a page of
+-- those below before_id (the API's cursor) walks on from there, so rows
+-- inserted meanwhile never shift it; `since`: only runs created since then.
 WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now),
 picked AS (
     SELECT id, bool_or(active) AS active
@@ -119,6 +124,8 @@ picked AS (
                                                THEN 'retrying' ELSE run.status::text END)
                             ~* ANY(%(words_not)s::text[])))
                 AND NOT %(nothing)s
+                AND id < coalesce(%(before_id)s::bigint, 9223372036854775807)
+                AND created >= coalesce(%(since)s::timestamptz, '-infinity')
               ORDER BY id DESC LIMIT %(limit)s)
             UNION ALL
             (SELECT id, false AS active FROM run
@@ -142,6 +149,8 @@ picked AS (
                                                THEN 'retrying' ELSE run.status::text END)
                             ~* ANY(%(words_not)s::text[])))
                 AND NOT %(nothing)s
+                AND id < coalesce(%(before_id)s::bigint, 9223372036854775807)
+                AND created >= coalesce(%(since)s::timestamptz, '-infinity')
               ORDER BY id DESC LIMIT %(limit)s)) ids
      GROUP BY id
      ORDER BY (bool_or(active) AND %(active_first)s) DESC, id DESC
@@ -214,7 +223,7 @@ SELECT count(*)::int AS n FROM (
 -- index: the lag (events at or past the cursor's transaction, counted up to a
 -- cap on event(stream, xact, id)) and its open detections (its open
 -- recommendations, one each, on their partial index by stream: what is open,
--- not the stream's detection history).
+-- not the stream's detection history). A page after after_key starts past it.
 WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now)
 SELECT s.id, s.key, s.enabled, s.cursor, s.replaying, lag.n::int AS lag,
        s.last_event_age, s.state, o.n::int AS open_detections
@@ -241,6 +250,7 @@ SELECT s.id, s.key, s.enabled, s.cursor, s.replaying, lag.n::int AS lag,
            AND concat_ws(' ', s.key, st.state) ~* ALL(%(words_re)s::text[])
            AND NOT concat_ws(' ', s.key, st.state) ~* ANY(%(words_not)s::text[])
            AND NOT %(nothing)s
+           AND s.key > coalesce(%(after_key)s::text, '')
          ORDER BY s.key
          LIMIT %(limit)s) s
  CROSS JOIN LATERAL (
@@ -334,6 +344,7 @@ SELECT r.id, r.detection_id, r.severity::text AS severity, r.stream, r.rule_ref 
 -- filter lets through: for each status it allows, a walk backwards on
 -- ix_recommendation_status (status, created) up to the limit, each looking
 -- up its detection by id (the rule) as it is walked; then the newest of those.
+-- A page before (before_created, before_id) walks on from there.
 WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now)
 SELECT r.id, r.detection_id, r.severity::text AS severity, r.stream, r.rule_ref AS rule,
        r.kind, r.status::text AS status, r.cleared_at, r.text, r.created, r.updated,
@@ -356,6 +367,9 @@ SELECT r.id, r.detection_id, r.severity::text AS severity, r.stream, r.rule_ref 
           AND NOT concat_ws(' ', r.id, r.severity, r.stream, d.rule_ref, r.status, r.text)
               ~* ANY(%(words_not)s::text[])
           AND NOT %(nothing)s
+          AND (r.created, r.id)
+              < (coalesce(%(before_created)s::timestamptz, 'infinity'),
+                 coalesce(%(before_id)s::bigint, 9223372036854775807))
         ORDER BY r.created DESC, r.id DESC
         LIMIT %(limit)s) r
  CROSS JOIN clock
@@ -488,3 +502,32 @@ SELECT c.id, c.run_id, c.stream, c.fence, c.signed, c.key_id, c.created, c.envel
    AND (%(run_id)s::bigint IS NULL OR c.run_id = %(run_id)s::bigint)
  ORDER BY c.id DESC
  LIMIT %(limit)s
+
+-- name: run_counts
+-- Runs by stored status for the API's stats: the active ones on ix_run_active,
+-- dead and failed on ix_run_failing, succeeded ones counted up to the cap; and
+-- how long the longest-waiting due queued run has been claimable.
+WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now)
+SELECT (SELECT count(*) FROM (SELECT 1 FROM run WHERE status = 'succeeded' LIMIT %(cap)s) x)
+           AS succeeded,
+       (SELECT count(*) FROM (SELECT 1 FROM run WHERE status = 'failed' LIMIT %(cap)s) x)
+           AS failed,
+       extract(epoch FROM clock.now - (SELECT min(not_before) FROM run
+                                        WHERE status = 'queued'
+                                          AND not_before <= clock.now))::float8
+           AS oldest_queued_age
+  FROM clock
+
+-- name: run_detections
+-- The detections a run wrote (ix_detection_run), by id, after after_id.
+SELECT id FROM detection
+ WHERE run_id = %(run_id)s AND id > coalesce(%(after_id)s::bigint, 0)
+ ORDER BY id
+ LIMIT %(limit)s
+
+-- name: api_tokens
+-- The API's bearer tokens (never their hashes), live ones first, by name.
+SELECT id, name, ARRAY(SELECT jsonb_array_elements_text(scopes)) AS scopes,
+       created, last_used_at, revoked_at
+  FROM api_token
+ ORDER BY revoked_at IS NOT NULL, name, id

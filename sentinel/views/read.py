@@ -57,10 +57,17 @@ class Views:
     # ---- the lists ----------------------------------------------------------
 
     def workers(
-        self, flt: filters.Filter = NO_FILTER, *, limit: int | None = statements.ROW_LIMIT
+        self,
+        flt: filters.Filter = NO_FILTER,
+        *,
+        limit: int | None = statements.ROW_LIMIT,
+        after: tuple[str, str] | None = None,
     ) -> tuple[rows.WorkerRow, ...]:
-        """Live workers first, then by name; `limit` None for every one."""
-        return _workers(self._all(statements.rows(View.FLEET, flt, limit=limit)))
+        """Live workers first, then by name; `limit` None for every one;
+        `after` (status, name): the page past that worker."""
+        page = {"after_status": after[0], "after_name": after[1]} if after else None
+        return _workers(self._all(statements.rows(View.FLEET, flt, limit=limit, after=page)))
+
 
     def runs(
         self,
@@ -69,18 +76,40 @@ class Views:
         limit: int = statements.ROW_LIMIT,
         show_empty: bool = False,
         active_first: bool = True,
+        before_id: int | None = None,
+        since: datetime | None = None,
     ) -> tuple[rows.RunRow, ...]:
         """Queued and running runs first (unless not `active_first`), then the
-        newest; empty successful runs only with `show_empty`."""
+        newest; empty successful runs only with `show_empty`; `before_id`:
+        the newest-first page of runs below that id; `since`: only the runs
+        created since then."""
         statement = statements.rows(
-            View.RUNS, flt, limit=limit, show_empty=show_empty, active_first=active_first
+            View.RUNS,
+            flt,
+            limit=limit,
+            show_empty=show_empty,
+            active_first=active_first,
+            after={"before_id": before_id, "since": since},
         )
         return _runs(self._all(statement))
 
+    def run(self, run_id: int) -> rows.RunRow | None:
+        """One run, as `runs` shows it; None if there is none (the newest run
+        at or below the id: one probe on the primary key)."""
+        found = self.runs(limit=1, show_empty=True, active_first=False, before_id=run_id + 1)
+        return found[0] if found and found[0].id == run_id else None
+
     def streams(
-        self, flt: filters.Filter = NO_FILTER, *, limit: int = statements.ROW_LIMIT
+        self,
+        flt: filters.Filter = NO_FILTER,
+        *,
+        limit: int = statements.ROW_LIMIT,
+        after_key: str | None = None,
     ) -> tuple[rows.StreamRow, ...]:
-        return _streams(self._all(statements.rows(View.STREAMS, flt, limit=limit)))
+        """By key; `after_key`: the page past that stream."""
+        statement = statements.rows(View.STREAMS, flt, limit=limit, after={"after_key": after_key})
+        return _streams(self._all(statement))
+
 
     def recommendations(
         self, flt: filters.Filter = NO_FILTER, *, limit: int = statements.ROW_LIMIT
@@ -91,12 +120,22 @@ class Views:
         return _recommendations(found)
 
     def latest_recommendations(
-        self, flt: filters.Filter = NO_FILTER, *, limit: int = 500
+        self,
+        flt: filters.Filter = NO_FILTER,
+        *,
+        limit: int = 500,
+        before: tuple[datetime, int] | None = None,
     ) -> tuple[rows.RecommendationRow, ...]:
-        """The newest first, whatever their status."""
+        """The newest first, whatever their status; `before` (created, id):
+        the page past that recommendation."""
         params = statements.filter_params(View.RECOMMENDATIONS, flt)
-        found = self._all(("recommendations_latest", {**params, "limit": limit}))
+        page = statements.page_params(
+            View.RECOMMENDATIONS,
+            {"before_created": before[0], "before_id": before[1]} if before else None,
+        )
+        found = self._all(("recommendations_latest", {**params, **page, "limit": limit}))
         return _recommendations(found)
+
 
     def detections(
         self, flt: filters.Filter = NO_FILTER, *, limit: int = statements.ROW_LIMIT
@@ -125,6 +164,46 @@ class Views:
         found = reads[view]()
         total = self.count(view, flt, show_empty=show_empty)
         return rows.Page(rows=found, total=total, cap=statements.COUNT_CAP)
+
+    def stats(self) -> rows.Stats:
+        """The header's counts, the runs by status, the queue's oldest wait."""
+        head = self.summary()
+        [counts] = self._all(("run_counts", {"cap": statements.COUNT_CAP}))
+        runs = {
+            "queued": head.queued,
+            "retrying": head.retrying,
+            "running": head.running,
+            "succeeded": counts["succeeded"],
+            "failed": counts["failed"],
+            "dead": head.dead,
+        }
+        return rows.Stats(
+            now=head.now,
+            workers=head.workers,
+            runs=runs,
+            queue_depth=head.queued + head.retrying,
+            oldest_queued_age=counts["oldest_queued_age"],
+            open_findings=head.open_recommendations,
+            events_last_minute=head.events_last_minute,
+            count_cap=head.count_cap,
+        )
+
+    def tokens(self) -> tuple[rows.TokenRow, ...]:
+        """The API's bearer tokens, live ones first (never their hashes)."""
+        found = self._all(("api_tokens", {}))
+        return tuple(rows.TokenRow(**{**row, "scopes": tuple(row["scopes"])}) for row in found)
+
+    # ---- one run's findings ---------------------------------------------------
+
+    def anomalies(
+        self, run_id: int, *, limit: int = 50, after_id: int | None = None
+    ) -> tuple[rows.Detail, ...]:
+        """The detections a run wrote, by id, each with its evidence."""
+        found = self._all(
+            ("run_detections", {"run_id": run_id, "after_id": after_id, "limit": limit})
+        )
+        details = (self.detail(row["id"]) for row in found)
+        return tuple(d for d in details if d is not None)
 
     # ---- one recommendation's journal -----------------------------------------
 

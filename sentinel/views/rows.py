@@ -30,6 +30,33 @@ class Summary:
 
 
 @dataclass(frozen=True)
+class Stats:
+    """The fleet in numbers (the API's /api/stats): the header's counts and
+    the runs by status, the queue and its oldest waiting run."""
+
+    now: datetime
+    workers: Mapping[str, int]  # by status
+    runs: Mapping[str, int]  # by shown status; succeeded, failed, dead up to count_cap
+    queue_depth: int  # queued runs, retrying ones included
+    oldest_queued_age: float | None  # seconds the longest-waiting due queued run has waited
+    open_findings: Mapping[str, int]  # open recommendations by severity, up to count_cap
+    events_last_minute: int  # counted up to count_cap
+    count_cap: int
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    """An API bearer token as listed: never the token, nor its hash."""
+
+    id: int
+    name: str
+    scopes: tuple[str, ...]
+    created: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
 class WorkerRow:
     id: int
     name: str

@@ -82,6 +82,16 @@ ROWS: dict[View, tuple[str, dict[str, Any]]] = {
     View.DETECTIONS: ("detections", {}),
 }
 
+# Where a page of a view starts (the API's cursors): the keys of its order,
+# None on the first page. A keyset, not an offset, so rows inserted while a
+# client pages never shift a page.
+PAGE_KEYS: dict[View, tuple[str, ...]] = {
+    View.FLEET: ("after_status", "after_name"),
+    View.RUNS: ("before_id", "since"),  # newest first (not active_first); created since
+    View.STREAMS: ("after_key",),
+    View.RECOMMENDATIONS: ("before_created", "before_id"),  # recommendations_latest
+}
+
 Statement = tuple[str, dict[str, Any]]
 
 SUMMARY: Statement = ("summary", {"cap": COUNT_CAP})
@@ -101,6 +111,7 @@ def filter_params(view: View, flt: filters.Filter, *, show_empty: bool = False) 
         params["filtered"] = any(params[k] for k in params if k.endswith(("_re", "_not")))
     if view == View.STREAMS:
         params["silence"] = SILENCE_SECONDS
+    params.update(page_params(view, None))  # the first page, unless told otherwise
     return params
 
 
@@ -111,17 +122,29 @@ def rows(
     limit: int | None = ROW_LIMIT,
     show_empty: bool = False,
     active_first: bool = True,
+    after: dict[str, Any] | None = None,
 ) -> Statement:
     """The query of a view's rows: `limit` None for all of them (the CLI's
-    `workers list`); runs `active_first` (the dashboard) or newest first."""
+    `workers list`); runs `active_first` (the dashboard) or newest first;
+    `after`: where the page starts (PAGE_KEYS)."""
     name, params = ROWS[view]
     extra: dict[str, Any] = {"active_first": active_first} if view == View.RUNS else {}
     return name, {
         **params,
         **extra,
         **filter_params(view, flt, show_empty=show_empty),
+        **page_params(view, after),
         "limit": limit,
     }
+
+
+def page_params(view: View, after: dict[str, Any] | None) -> dict[str, Any]:
+    """The view's PAGE_KEYS, None unless `after` gives them."""
+    keys = PAGE_KEYS.get(view, ())
+    unknown = set(after or {}) - set(keys)
+    if unknown:
+        raise ValueError(f"{view} pages by {keys}, not {sorted(unknown)}")
+    return {key: (after or {}).get(key) for key in keys}
 
 
 def count(
