@@ -40,15 +40,20 @@ SELECT count(*) FROM planned
 WITH clock AS (
     SELECT coalesce(%(now)s::timestamptz, now()) AS now,
            (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint AS horizon
+), wanted AS (
+    -- The keys through the unique index (an = ANY over hundreds of keys
+    -- would compare each stream with each key), or every stream.
+    SELECT s.id FROM unnest(%(keys)s::text[]) AS k JOIN stream s ON s.key = k
+    UNION ALL
+    SELECT s.id FROM stream s WHERE %(keys)s::text[] IS NULL
 ), due AS (
     SELECT s.id, s.key,
            (SELECT r.window_start FROM run r WHERE r.stream_id = s.id
              ORDER BY r.window_start DESC LIMIT 1) AS newest,
            (SELECT r.status::text FROM run r WHERE r.stream_id = s.id
                AND r.status IN ('queued', 'running')) AS active
-      FROM stream s CROSS JOIN clock
+      FROM wanted w JOIN stream s ON s.id = w.id CROSS JOIN clock
      WHERE s.enabled
-       AND (%(keys)s::text[] IS NULL OR s.key = ANY(%(keys)s::text[]))
        AND (s.last_pass_at IS NULL
             OR (s.next_due_at <= clock.now AND s.next_due_at > s.last_pass_at)
             OR EXISTS (SELECT 1 FROM event e

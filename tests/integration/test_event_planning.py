@@ -16,6 +16,7 @@ from sentinel.ingest.store import ingest_events, ingest_lines
 from sentinel.types import Channel
 from sentinel.worker.planner import Planner, PlannerConfig
 from sentinel.worker.store import RunStore
+from tests.acceptance.fleet import wait_for
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
@@ -48,6 +49,22 @@ def _sql_events(conn: psycopg.Connection, stream: str, n: int = 1) -> None:
         "SELECT 'sql', %s, now(), %s || '-' || g || '-' || clock_timestamp() "
         "FROM generate_series(1, %s) g",
         [stream, stream, n],
+    )
+
+
+def _readable(conn: psycopg.Connection) -> None:
+    """Wait until a pass could read every event: below the horizon (on a
+    shared server another session's open transaction may hold it back)."""
+    wait_for(
+        lambda: (
+            conn.execute(
+                "SELECT max(xact) < (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint"
+                " FROM event"
+            ).fetchone()
+            == (True,)
+        ),
+        timeout=30,
+        what="the events below the horizon",
     )
 
 
@@ -105,6 +122,7 @@ def test_only_due_streams_are_planned_and_at_most_once_per_gap(conn: psycopg.Con
     assert store.plan_streams(None, 0.2, 5).planned == []  # nothing new anywhere
 
     _sql_events(conn, "s/busy")
+    _readable(conn)
     early = RunStore(conn, now=T0 + timedelta(seconds=0.05)).plan_streams(["s/busy"], 0.2, 5)
     assert early.planned == []
     assert early.retry["s/busy"] == pytest.approx(0.15)  # the rest of its gap
@@ -153,8 +171,10 @@ def test_events_of_a_transaction_a_pass_cannot_read_yet_do_not_make_a_stream_due
     with psycopg.connect(db_url) as old:  # an open transaction with an id
         old.execute("SELECT pg_current_xact_id()")
         _sql_events(conn, "s/h")
+        # Not below the horizon while `old` is open, whatever else runs.
         assert RunStore(conn).plan_streams(["s/h"], 0, 5).planned == []
         old.rollback()
+    _readable(conn)
     assert RunStore(conn).plan_streams(["s/h"], 0, 5).planned == ["s/h"]
 
 
@@ -169,6 +189,7 @@ def test_the_planner_plans_what_it_is_told_and_retries_what_waits_its_gap(
         assert planner.plan_announced(now=100.0) == 0  # nothing pending
         _processed(conn, "p/1")
         _sql_events(conn, "p/1")
+        _readable(conn)
         planner.announce(["p/1"])
         assert planner.plan_announced(now=101.0) == 0  # within its 30 s gap
         [(key, at)] = planner.waiting().items()
