@@ -103,6 +103,12 @@ def one(kind: str) -> dict[str, Any]:
     return found[0]
 
 
+def named(kind: str, name: str) -> dict[str, Any]:
+    found = [d for d in k8s(kind) if d["metadata"]["name"] == name]
+    assert len(found) == 1, f"expected one {kind} {name}, found {len(found)}"
+    return found[0]
+
+
 def containers(workload: dict[str, Any]) -> list[dict[str, Any]]:
     return list(workload["spec"]["template"]["spec"]["containers"])
 
@@ -141,7 +147,7 @@ def test_compose_builds_one_image_that_every_sentinel_service_runs(
     built = [name for name, service in services.items() if "build" in service]
     assert built == ["sentinel-worker"], "one build, not one per service"
     image = services["sentinel-worker"]["image"]
-    for name in ("migrate", "sentinel-worker", "sentinel-tui"):
+    for name in ("migrate", "sentinel-worker", "sentinel-tui", "sentinel-api"):
         assert services[name]["image"] == image, name
     build = services["sentinel-worker"]["build"]
     assert build["context"] == "."
@@ -214,6 +220,27 @@ def test_compose_tui_is_under_a_profile(services: dict[str, Any]) -> None:
     assert "profiles" not in services["sentinel-worker"]
 
 
+def test_compose_api_serves_on_the_network_and_is_probed_on_ready(
+    services: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = services["sentinel-api"]
+    assert words(api["command"]) == ["api", "--host", "0.0.0.0", "--port", "8080"]
+    assert api["expose"] == ["8080"] and not api.get("ports")
+    assert "container_name" not in api, "stateless: --scale sentinel-api=N"
+    assert api["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    check = " ".join(words(api["healthcheck"]["test"]))
+    assert "127.0.0.1:8080/ready" in check and "curl" not in check
+    env = env_mapping(api["environment"])
+    # The webhook secrets pass through from the shell, never set empty here
+    # (an empty secret is refused, a missing one leaves the webhook off).
+    assert api["environment"]["SENTINEL_GITHUB_WEBHOOK_SECRET"] is None
+    settings = settings_from(
+        {k: interpolated(v) for k, v in env.items() if api["environment"][k] is not None},
+        monkeypatch,
+    )
+    assert settings.database_url == DATABASE_URL
+
+
 def test_every_sentinel_variable_in_compose_is_a_known_setting(services: dict[str, Any]) -> None:
     assert not COMPOSE_VARIABLES & KNOWN_VARIABLES
     for name, service in services.items():
@@ -232,7 +259,7 @@ def test_every_sentinel_variable_in_kubernetes_is_a_known_setting() -> None:
     keys: set[str] = set()
     keys |= set(one("ConfigMap")["data"])
     keys |= set(one("Secret").get("stringData") or one("Secret").get("data") or {})
-    for workload in (one("Deployment"), one("Job")):
+    for workload in (*k8s("Deployment"), one("Job")):
         for container in containers(workload):
             keys |= {e["name"] for e in container.get("env", [])}
     sentinel_keys = {k for k in keys if k.startswith(ENV_PREFIX)}
@@ -246,7 +273,7 @@ def test_every_sentinel_variable_in_kubernetes_is_a_known_setting() -> None:
 def test_kubernetes_settings_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     env = dict(one("ConfigMap")["data"])
     env.update(one("Secret")["stringData"])
-    for item in containers(one("Deployment"))[0].get("env", []):
+    for item in containers(named("Deployment", "sentinel-worker"))[0].get("env", []):
         if "value" in item:
             env[item["name"]] = item["value"]
     assert "SENTINEL_WORKER_NAME" not in env, "every replica needs its own name"
@@ -256,7 +283,7 @@ def test_kubernetes_settings_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_deployment_runs_a_fleet_with_probes_on_the_health_port() -> None:
-    deployment = one("Deployment")
+    deployment = named("Deployment", "sentinel-worker")
     assert deployment["spec"]["replicas"] > 1
     (container,) = containers(deployment)
     env = {e["name"]: e for e in container.get("env", [])}
@@ -276,7 +303,7 @@ def test_deployment_runs_a_fleet_with_probes_on_the_health_port() -> None:
 
 
 def test_deployment_reads_the_configmap_and_the_secret() -> None:
-    (container,) = containers(one("Deployment"))
+    (container,) = containers(named("Deployment", "sentinel-worker"))
     config_maps = {s["configMapRef"]["name"] for s in container["envFrom"] if "configMapRef" in s}
     assert one("ConfigMap")["metadata"]["name"] in config_maps
     secret = one("Secret")
@@ -286,7 +313,7 @@ def test_deployment_reads_the_configmap_and_the_secret() -> None:
 
 
 def test_deployment_grace_outlasts_the_drain_and_runs_as_non_root() -> None:
-    deployment = one("Deployment")
+    deployment = named("Deployment", "sentinel-worker")
     pod = deployment["spec"]["template"]["spec"]
     drain = float(one("ConfigMap")["data"].get("SENTINEL_DRAIN_GRACE_SECONDS", drain_grace()))
     assert pod["terminationGracePeriodSeconds"] > max(drain, drain_grace())
@@ -296,8 +323,39 @@ def test_deployment_grace_outlasts_the_drain_and_runs_as_non_root() -> None:
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
 
 
+def test_the_api_deployment_serves_its_service_with_probes_on_health_and_ready(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    deployment, service = named("Deployment", "sentinel-api"), named("Service", "sentinel-api")
+    assert deployment["spec"]["replicas"] > 1, "stateless: replicas behind the Service"
+    (container,) = containers(deployment)
+    assert words(container["args"]) == ["api"]
+    env = {e["name"]: e for e in container["env"]}
+    port = int(env["SENTINEL_API_PORT"]["value"])
+    assert env["SENTINEL_API_HOST"]["value"] == "0.0.0.0"
+    assert env["SENTINEL_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "sentinel-database"
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"http": port}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
+    secrets = [s["secretRef"] for s in container["envFrom"] if "secretRef" in s]
+    assert secrets and all(s["optional"] for s in secrets), "webhooks are optional"
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    worker_labels = named("Deployment", "sentinel-worker")["spec"]["template"]["metadata"]
+    assert not service["spec"]["selector"].items() <= worker_labels["labels"].items()
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    values = dict(one("ConfigMap")["data"])
+    values.update(one("Secret")["stringData"])
+    values.update({k: e["value"] for k, e in env.items() if "value" in e})
+    assert settings_from(values, monkeypatch).api_port == port
+
+
 def test_pdb_selects_the_deployment_pods() -> None:
-    deployment, pdb = one("Deployment"), one("PodDisruptionBudget")
+    deployment, pdb = named("Deployment", "sentinel-worker"), one("PodDisruptionBudget")
     selector = pdb["spec"]["selector"]["matchLabels"]
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert selector.items() <= pod_labels.items()
@@ -336,7 +394,7 @@ def test_kubernetes_manifests_match_the_kubernetes_schemas() -> None:
             except kubernetes_validate.ValidationError as exc:
                 pytest.fail(f"{path.name}: {document['kind']}: {exc.message} at {exc.path}")
             checked.append(document["kind"])
-    for kind in ("ConfigMap", "Secret", "Deployment", "PodDisruptionBudget", "Job"):
+    for kind in ("ConfigMap", "Secret", "Deployment", "Service", "PodDisruptionBudget", "Job"):
         assert kind in checked, kind
 
 
@@ -346,7 +404,7 @@ def test_the_schema_check_rejects_a_wrong_manifest() -> None:
         import kubernetes_validate
         from kubernetes_validate import utils
 
-    deployment = one("Deployment")
+    deployment = named("Deployment", "sentinel-worker")
     wrong = json.loads(json.dumps(deployment))
     wrong["spec"]["replicas"] = "three"
     with pytest.raises(kubernetes_validate.ValidationError):
@@ -362,7 +420,7 @@ def test_kustomization_lists_existing_manifests() -> None:
     resources = kustomization["resources"]
     for resource in resources:
         assert (KUBERNETES / resource).is_file(), resource
-    for needed in ("deployment.yaml", "configmap.yaml", "pdb.yaml", "migrate-job.yaml"):
+    for needed in ("deployment.yaml", "api.yaml", "configmap.yaml", "pdb.yaml", "migrate-job.yaml"):
         assert needed in resources
     assert "secret.example.yaml" not in resources, "the example secret is never deployed"
 
