@@ -218,8 +218,9 @@ def test_a_pass_run_again_writes_each_notification_once(
     conn: psycopg.Connection, pool: ConnectionPool
 ) -> None:
     with http_receiver() as hook:
-        plant = Plant(conn, pool, {"channels": {"hook": webhook(hook)},
-                                   "routes": [{"channels": ["hook"]}]})
+        plant = Plant(
+            conn, pool, {"channels": {"hook": webhook(hook)}, "routes": [{"channels": ["hook"]}]}
+        )
         plant.readings(90)
         plant.run_pass()
         # A replay re-reads the stream and reports the same findings again.
