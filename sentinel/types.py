@@ -63,31 +63,68 @@ class Severity(StrEnum):
 
 
 class RecommendationStatus(StrEnum):
+    """As stored. People also read `shelved` and `suppressed`
+    (ShownRecommendationStatus)."""
+
     OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    DISMISSED = "dismissed"
+
+
+class ShownRecommendationStatus(StrEnum):
+    """What the CLI and the dashboard show: an open recommendation written
+    while a shelf matched is shelved, one written while a finding that
+    suppresses it was active is suppressed (neither is counted as open)."""
+
+    OPEN = "open"
+    SHELVED = "shelved"
+    SUPPRESSED = "suppressed"
     ACKNOWLEDGED = "acknowledged"
     DISMISSED = "dismissed"
 
 
 class FindingState(StrEnum):
     """A finding's combined state: its episode (active while open, cleared when
-    it ends) and a person's review of its recommendation. Shelved and
-    suppressed come later."""
+    it ends), a person's review of its recommendation, and whether it was
+    written shelved or suppressed (docs/alarms.md has the transitions)."""
 
     UNACKNOWLEDGED_ACTIVE = "unacknowledged-active"
     ACKNOWLEDGED_ACTIVE = "acknowledged-active"
     UNACKNOWLEDGED_CLEARED = "unacknowledged-cleared"
     DONE = "done"  # cleared and acknowledged
     DISMISSED = "dismissed"
+    SHELVED = "shelved"  # written while a shelf matched; not open, never notified
+    SUPPRESSED = "suppressed"  # written while a finding that suppresses it was active
 
 
-def finding_state(status: str, cleared: bool) -> FindingState:
-    """The combined state of a recommendation's `status` and whether its
-    detection's episode has cleared."""
+def finding_state(
+    status: str, cleared: bool, *, shelved: bool = False, suppressed: bool = False
+) -> FindingState:
+    """The combined state of a recommendation's `status`, whether its
+    detection's episode has cleared, and whether it is on a shelf
+    (`shelf_id`) or suppressed (`suppressed_by`). A review takes a finding off
+    its shelf and out of its suppression, so those two are only ever open.
+    The findings store's and the shelves' SQL spell the same CASE."""
     if status == RecommendationStatus.DISMISSED:
         return FindingState.DISMISSED
+    if shelved:
+        return FindingState.SHELVED
+    if suppressed:
+        return FindingState.SUPPRESSED
     if status == RecommendationStatus.ACKNOWLEDGED:
         return FindingState.DONE if cleared else FindingState.ACKNOWLEDGED_ACTIVE
     return FindingState.UNACKNOWLEDGED_CLEARED if cleared else FindingState.UNACKNOWLEDGED_ACTIVE
+
+
+def shown_recommendation_status(
+    status: str, *, shelved: bool = False, suppressed: bool = False
+) -> ShownRecommendationStatus:
+    """The status as people read it (ShownRecommendationStatus)."""
+    if status == RecommendationStatus.OPEN and shelved:
+        return ShownRecommendationStatus.SHELVED
+    if status == RecommendationStatus.OPEN and suppressed:
+        return ShownRecommendationStatus.SUPPRESSED
+    return ShownRecommendationStatus(status)
 
 
 class NotificationStatus(StrEnum):

@@ -29,6 +29,9 @@ COMMANDS = {
     "rules": "sentinel.cli.rules:rules",
     "run-once": "sentinel.cli.worker:run_once",
     "runs": "sentinel.cli.fleet:runs",
+    "shelve": "sentinel.cli.shelves:shelve",
+    "shelves": "sentinel.cli.shelves:shelves",
+    "unshelve": "sentinel.cli.shelves:unshelve",
     "worker": "sentinel.cli.worker:worker",
     "workers": "sentinel.cli.fleet:workers",
 }

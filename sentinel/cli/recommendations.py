@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from sentinel.findings import review
 
 RECOMMENDATION_STATUSES = statements.RECOMMENDATION_STATUSES
+# as people read them: open, shelved, suppressed, acknowledged, dismissed
+SHOWN_STATUSES = statements.SHOWN_RECOMMENDATION_STATUSES
+FINDING_STATES = statements.FINDING_STATES
 SEVERITIES = statements.SEVERITIES
 
 
@@ -27,7 +30,12 @@ def recommendations() -> None:
 
 
 @recommendations.command("list")
-@click.option("--status", type=click.Choice(RECOMMENDATION_STATUSES))
+@click.option(
+    "--status",
+    type=click.Choice(SHOWN_STATUSES),
+    help="The review (open: waiting for a person, not shelved or suppressed).",
+)
+@click.option("--state", type=click.Choice(FINDING_STATES), help="The combined state.")
 @click.option("--severity", type=click.Choice(SEVERITIES))
 @click.option("--stream", "stream", metavar="GLOB", help="Only streams matching this glob.")
 @click.option("--limit", type=click.IntRange(min=1), default=500, show_default=True)
@@ -36,6 +44,7 @@ def recommendations() -> None:
 def list_(
     ctx: CliContext,
     status: str | None,
+    state: str | None,
     severity: str | None,
     stream: str | None,
     limit: int,
@@ -46,7 +55,7 @@ def list_(
     from sentinel.views import filters
     from sentinel.views.read import Views
 
-    flt = filters.where(status=status, severity=severity, stream=stream)
+    flt = filters.where(status=status, state=state, severity=severity, stream=stream)
     with connection(ctx.url) as conn:
         rows = Views(conn).latest_recommendations(flt, limit=limit + 1)
     render.notice_limit(rows, limit, "recommendation(s)")

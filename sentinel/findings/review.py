@@ -1,12 +1,15 @@
 """A person's review of a recommendation: acknowledge or dismiss it, with an
 optional comment, journaled.
 
-The only writes a person makes. They change the recommendation's own `status`
-and `updated` (the safety boundary: advisory only), and append one row to
-`finding_journal`: the time (the database clock), the actor, the combined
-state before and after, the comment. Open may be acknowledged or dismissed,
-acknowledged may be dismissed; a dismissed finding is final (acknowledging it
-is refused). Setting the status it already has changes nothing.
+The writes a person makes to a finding (shelving is `shelves.py`). They
+change the recommendation's own `status` and `updated` (the safety boundary:
+advisory only), take it off its shelf and out of its suppression, and append
+one row to `finding_journal`: the time (the database clock), the actor, the
+combined state before and after, the comment. Open (unacknowledged, shelved
+or suppressed) may be acknowledged or dismissed, acknowledged may be
+dismissed; a dismissed finding is final (acknowledging it is refused).
+Setting the status it already has changes nothing. docs/alarms.md has the
+whole table.
 """
 
 from __future__ import annotations
@@ -106,7 +109,12 @@ def _review(
             {
                 "id": recommendation_id,
                 "actor": who,
-                "from_state": finding_state(current["status"], current["cleared"]).value,
+                "from_state": finding_state(
+                    current["status"],
+                    current["cleared"],
+                    shelved=current["shelved"],
+                    suppressed=current["suppressed"],
+                ).value,
                 "to_state": finding_state(status, current["cleared"]).value,
                 "comment": comment or None,
             },

@@ -1,15 +1,17 @@
 """Writes a pass's findings: detections, their evidence, their recommendations.
-Runs inside the fenced completion transaction."""
+Runs inside the fenced completion transaction, so a new finding enters
+shelved or suppressed in the very transaction that writes it, once."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from sentinel.db import queries
+from sentinel.findings import shelves
 from sentinel.findings.models import Counts
 from sentinel.rules.kinds.episode import CLEARED
 from sentinel.rules.model import Finding
@@ -23,20 +25,48 @@ class FindingStore:
     def __init__(self, conn: psycopg.Connection) -> None:
         self.conn = conn
 
-    def write(self, run_id: int, findings: Sequence[Finding]) -> Counts:
+    def write(
+        self,
+        run_id: int,
+        findings: Sequence[Finding],
+        *,
+        suppressors: Mapping[str, Sequence[str]] | None = None,
+    ) -> Counts:
         """Counts of what was new: detections, their evidence, their
         recommendations. A finding whose fingerprint is stored already (an
         open episode reported again, a retry, a replay) updates that
-        detection's last_seen, summary and evidence and counts as nothing new."""
+        detection's last_seen, summary and evidence and counts as nothing new.
+        `suppressors`: rule ref → the refs of the rules that suppress it
+        (`Engine.suppressors`); a new finding enters the live shelf that
+        matches it (shelves.covering), if any."""
         if not findings:
             return Counts()
+        live = shelves.live(self.conn)
+        by = suppressors or {}
+        rows = []
+        for n, finding in enumerate(findings):
+            shelf = shelves.covering(live, finding.stream, finding.rule_ref, finding.severity)
+            rows.append(
+                _as_json(
+                    n,
+                    finding,
+                    shelf_id=None if shelf is None else shelf.id,
+                    suppressors=list(by.get(finding.rule_ref, ())),
+                )
+            )
         row = self.conn.execute(
-            SQL["write_findings"],
-            {"run_id": run_id, "findings": Jsonb([_as_json(n, f) for n, f in enumerate(findings)])},
+            SQL["write_findings"], {"run_id": run_id, "findings": Jsonb(rows)}
         ).fetchone()
         assert row is not None
-        severities, evidence, _updated, recommendations = row
-        if recommendations:
+        severities, cleared_ids, evidence, _updated, recommendations = row
+        released = 0
+        if cleared_ids:
+            streams = sorted({f.stream for f in findings})
+            got = self.conn.execute(
+                SQL["release_suppressed"], {"streams": streams, "cleared": cleared_ids}
+            ).fetchone()
+            released = int(got[0]) if got else 0
+        if recommendations or released:
             self.conn.execute("SELECT pg_notify(%s, '')", [RECOMMENDATION_CHANNEL])
         return Counts(
             detections=len(severities),
@@ -59,7 +89,9 @@ def cleared(finding: Finding) -> bool:
     return True
 
 
-def _as_json(n: int, finding: Finding) -> dict[str, Any]:
+def _as_json(
+    n: int, finding: Finding, *, shelf_id: int | None = None, suppressors: list[str] | None = None
+) -> dict[str, Any]:
     return {
         "n": n,
         "rule_ref": finding.rule_ref,
@@ -77,4 +109,6 @@ def _as_json(n: int, finding: Finding) -> dict[str, Any]:
             for i, item in enumerate(finding.evidence)
         ],
         "recommendation": finding.recommendation,
+        "shelf_id": shelf_id,
+        "suppressors": suppressors or [],
     }

@@ -68,6 +68,15 @@ class Engine:
         self.flood_findings = flood_findings
         self._enabled = tuple(rule for rule in pack.rules if rule.enabled)
         self._by_stream: dict[str, tuple[Rule, ...]] = {}
+        # rule ref → the enabled rules whose `suppresses:` names it (the
+        # findings store marks a finding suppressed while one of theirs is
+        # active on its stream); only refs that have any
+        targets = [*(rule.ref for rule in self._enabled), flood.FLOOD_REF]
+        self.suppressors: Mapping[str, tuple[str, ...]] = {
+            ref: by
+            for ref in targets
+            if (by := tuple(a.ref for a in self._enabled if a.suppresses_rule(ref)))
+        }
 
     def rules_for(self, stream: str) -> tuple[Rule, ...]:
         """The enabled rules whose globs match the stream key (cached per key)."""

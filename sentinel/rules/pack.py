@@ -24,9 +24,10 @@ import yaml
 
 from sentinel.errors import SentinelError
 from sentinel.rules import template
+from sentinel.rules.flood import FLOOD_REF
 from sentinel.rules.kinds import KINDS
 from sentinel.rules.kinds._base import Reader
-from sentinel.rules.rule import SEVERITIES, Rule
+from sentinel.rules.rule import SEVERITIES, Rule, glob_pattern, glob_problem, is_glob
 
 __all__ = [
     "PackError",
@@ -41,7 +42,17 @@ __all__ = [
 ]
 
 COMMON_KEYS: Final = frozenset(
-    {"ref", "streams", "kinds", "kind", "severity", "recommendation", "enabled", "description"}
+    {
+        "ref",
+        "streams",
+        "kinds",
+        "kind",
+        "severity",
+        "recommendation",
+        "enabled",
+        "description",
+        "suppresses",
+    }
 )
 ALWAYS_SUPPLIED: Final = frozenset({"stream", "rule", "severity"})
 SUFFIXES: Final = (".yaml", ".yml")
@@ -109,11 +120,20 @@ def load_documents(documents: Mapping[str, str], source: str) -> RulePack:
 
 def warnings(pack: RulePack) -> list[PackIssue]:
     """What is valid but worth a look: each `matches` pattern that cannot run
-    in linear time (each search of it is time-bounded instead)."""
+    in linear time (each search of it is time-bounded instead), and each
+    `suppresses:` glob that matches no other rule of the pack."""
     from sentinel.rules import patterns
 
     found: list[PackIssue] = []
+    refs = [r.ref for r in pack.rules]
     for rule in pack.rules:
+        for glob in rule.suppresses:
+            if is_glob(glob) and not any(
+                glob_pattern((glob,)).match(ref) and ref != rule.ref for ref in refs
+            ):
+                found.append(
+                    PackIssue(rule.file, rule.ref, f"suppresses {glob!r} matches no other rule")
+                )
         for pattern in _patterns_in(rule.raw):
             reason = patterns.linear_reason(pattern)
             if reason is not None:
@@ -181,6 +201,7 @@ def _build(documents: dict[str, str], source: str) -> tuple[RulePack | None, lis
                 rules.append(rule)
     if not issues and not rules:
         issues.append(PackIssue(source, None, "the pack holds no rules"))
+    _check_suppresses(rules, issues)
     if issues:
         return None, issues
     canonical = json.dumps([r.raw for r in rules], sort_keys=True, separators=(",", ":"))
@@ -272,6 +293,7 @@ def _rule(name: str, index: int, raw: Any, issues: list[PackIssue]) -> Rule | No
                 report(f"unknown key '{key}' for kind {kind}")
     streams = _globs(raw.get("streams"), report)
     kinds = _event_kinds(raw.get("kinds"), report)
+    suppresses = _suppresses(raw.get("suppresses"), label, report)
     severity = raw.get("severity")
     if severity not in SEVERITIES:
         report(
@@ -309,6 +331,7 @@ def _rule(name: str, index: int, raw: Any, issues: list[PackIssue]) -> Rule | No
         params=params,
         raw=json.loads(json.dumps(raw, default=str)),
         file=name,
+        suppresses=suppresses,
     )
 
 
@@ -321,28 +344,40 @@ def _globs(value: Any, report: Any) -> tuple[str, ...]:
         report(f"streams must be a glob or a list of globs, not {value!r}")
         return ()
     for glob in globs:
-        problem = _glob_problem(glob)
+        problem = glob_problem(glob)
         if problem:
             report(f"bad glob {glob!r} in streams: {problem}")
     return tuple(g for g in globs if isinstance(g, str))
 
 
-def _glob_problem(glob: Any) -> str | None:
-    if not isinstance(glob, str):
-        return "not text"
-    if not glob.strip():
-        return "empty"
-    if glob != glob.strip() or any(c.isspace() and c != " " for c in glob):
-        return "leading/trailing or control whitespace"
-    depth = 0
-    for char in glob:
-        if char == "[":
-            depth += 1
-        elif char == "]" and depth:
-            depth = 0
-    if depth:
-        return "unclosed '[' (a character class needs its ']')"
-    return None
+def _suppresses(value: Any, ref: str, report: Any) -> tuple[str, ...]:
+    """`suppresses:` as written: a ref or glob, or a list of them (refs are
+    checked against the pack once every rule is read: `_check_suppresses`)."""
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        report(f"suppresses must be a rule ref or glob, or a list of them, not {value!r}")
+        return ()
+    for item in items:
+        problem = glob_problem(item)
+        if problem:
+            report(f"bad ref or glob {item!r} in suppresses: {problem}")
+        elif item == ref:
+            report("suppresses names the rule itself")
+    return tuple(i for i in items if isinstance(i, str) and glob_problem(i) is None)
+
+
+def _check_suppresses(rules: list[Rule], issues: list[PackIssue]) -> None:
+    """A ref in `suppresses:` (no glob characters) must name a rule of the pack:
+    a typo would silently suppress nothing."""
+    refs = {rule.ref for rule in rules} | {FLOOD_REF}
+    for rule in rules:
+        for item in rule.suppresses:
+            if not is_glob(item) and item not in refs:
+                issues.append(
+                    PackIssue(rule.file, rule.ref, f"suppresses {item!r}: no rule has that ref")
+                )
 
 
 def _event_kinds(value: Any, report: Any) -> frozenset[str] | None:

@@ -4,7 +4,8 @@ A filter is words separated by spaces; every word must hold (AND):
 
 - `stream:GLOB`, `worker:GLOB`, `rule:GLOB` match that column. A pattern with
   `*`, `?` or `[` is a glob over the whole value, otherwise a substring.
-- `status:S`, `severity:S`, `role:S` match that column exactly (or as a glob).
+- `status:S`, `severity:S`, `role:S`, `state:S` (a finding's combined state)
+  match that column exactly (or as a glob).
 - a plain word matches any column as a substring.
 - `!` before a word (`!status:dead`) or before a pattern (`status:!dead`)
   inverts it.
@@ -22,8 +23,8 @@ import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-QUALIFIERS = ("stream", "status", "severity", "worker", "rule", "role")
-EXACT = frozenset({"status", "severity", "role"})
+QUALIFIERS = ("stream", "status", "severity", "worker", "rule", "role", "state")
+EXACT = frozenset({"status", "severity", "role", "state"})
 _GLOB_CHARS = frozenset("*?[")
 
 

@@ -2,7 +2,8 @@
 -- The header line: counts that stay cheap on a large fleet. Queued, retrying
 -- and running runs are at most one per stream (one pass over ix_run_active);
 -- dead runs and open recommendations are counted up to a cap on an index that
--- holds only them (ix_run_failing, ix_recommendation_open, index-only). Events
+-- holds only them (ix_run_failing, ix_recommendation_open). Shelved and
+-- suppressed ones are stored open but are not: counted apart. Events
 -- in the last minute are counted among the newest ids, walked backwards on the
 -- primary key up to the cap: ids follow arrival (received_at is the inserting
 -- transaction's now()), and an index on received_at would cost every ingest.
@@ -18,7 +19,16 @@ open AS (
     SELECT count(*) FILTER (WHERE severity = 'critical') AS critical,
            count(*) FILTER (WHERE severity = 'warning') AS warning,
            count(*) FILTER (WHERE severity = 'info') AS info
-      FROM (SELECT severity FROM recommendation WHERE status = 'open' LIMIT %(cap)s) o
+      FROM (SELECT severity FROM recommendation
+             WHERE status = 'open' AND shelf_id IS NULL AND suppressed_by IS NULL
+             LIMIT %(cap)s) o
+),
+apart AS (
+    SELECT count(*) FILTER (WHERE shelf_id IS NOT NULL) AS shelved,
+           count(*) FILTER (WHERE shelf_id IS NULL) AS suppressed
+      FROM (SELECT shelf_id FROM recommendation
+             WHERE status = 'open' AND (shelf_id IS NOT NULL OR suppressed_by IS NOT NULL)
+             LIMIT %(cap)s) a
 )
 SELECT clock.now,
        (SELECT coalesce(jsonb_object_agg(status, n), '{}'::jsonb)
@@ -30,11 +40,12 @@ SELECT clock.now,
                                             'warning', nullif(open.warning, 0),
                                             'info', nullif(open.info, 0)))
            AS open_recommendations,
+       apart.shelved, apart.suppressed,
        (SELECT count(*)
           FROM (SELECT received_at FROM event ORDER BY id DESC LIMIT %(cap)s) e
          WHERE e.received_at > clock.now - interval '1 minute'
            AND e.received_at <= clock.now) AS events_last_minute
-  FROM clock, active, open
+  FROM clock, active, open, apart
 
 -- name: workers
 -- Live workers first, then by name (the first rows of ix_worker_status_name)
@@ -223,7 +234,7 @@ SELECT count(*)::int AS n FROM (
 -- index: the lag (events at or past the cursor's transaction, counted up to a
 -- cap on event(stream, xact, id)) and its open detections (its open
 -- recommendations, one each, on their partial index by stream: what is open,
--- not the stream's detection history). A page after after_key starts past it.
+-- not shelved nor suppressed, not the stream's detection history). A page after after_key starts past it.
 WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now)
 SELECT s.id, s.key, s.enabled, s.cursor, s.replaying, lag.n::int AS lag,
        s.last_event_age, s.state, o.n::int AS open_detections
@@ -261,7 +272,8 @@ SELECT s.id, s.key, s.enabled, s.cursor, s.replaying, lag.n::int AS lag,
  CROSS JOIN LATERAL (
        SELECT count(*) AS n
          FROM recommendation r
-        WHERE r.stream = s.key AND r.status = 'open') o
+        WHERE r.stream = s.key AND r.status = 'open'
+          AND r.shelf_id IS NULL AND r.suppressed_by IS NULL) o
  ORDER BY s.key
 
 -- name: streams_count
@@ -293,16 +305,23 @@ SELECT count(*)::int AS n FROM (
 
 -- name: recommendations
 -- Of those the filter lets through: open recommendations, the most severe
--- first, then newest (ix_recommendation_status_severity), plus the latest
--- acknowledged and dismissed ones (ix_recommendation_status); each looks up
--- its detection by id (the rule) as it is walked.
+-- first, then newest (ix_recommendation_status_severity), then the latest
+-- shelved or suppressed ones (stored open: ix_recommendation_status) and the
+-- latest acknowledged and dismissed ones (ix_recommendation_status); each
+-- looks up its detection by id (the rule) as it is walked. `shown` (and the
+-- `status` returned) is the status as people read it and `state` the
+-- combined state, as sentinel.types spells them (shown_recommendation_status,
+-- finding_state).
 WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now),
 picked AS (
     (SELECT r.*, d.rule_ref, d.kind, d.cleared_at FROM recommendation r
       -- OFFSET 0 keeps this a per-id index probe (never a scan of every detection)
       CROSS JOIN LATERAL (SELECT rule_ref, kind, cleared_at FROM detection
                            WHERE detection.id = r.detection_id OFFSET 0) d
-      WHERE r.status = 'open' AND 'open' = ANY(%(status)s::recommendation_status[])
+      WHERE r.status = 'open' AND r.shelf_id IS NULL AND r.suppressed_by IS NULL
+        AND 'open' = ANY(%(shown)s::text[])
+        AND CASE WHEN d.cleared_at IS NULL THEN 'unacknowledged-active'
+                 ELSE 'unacknowledged-cleared' END = ANY(%(state)s::text[])
         AND r.severity = ANY(%(severity)s::severity[])
         AND r.stream ~* ALL(%(stream_re)s::text[]) AND NOT r.stream ~* ANY(%(stream_not)s::text[])
         AND d.rule_ref ~* ALL(%(rule_re)s::text[]) AND NOT d.rule_ref ~* ANY(%(rule_not)s::text[])
@@ -313,58 +332,95 @@ picked AS (
         AND NOT %(nothing)s
       ORDER BY r.severity DESC, r.created DESC LIMIT %(limit)s)
     UNION ALL
-    (SELECT x.* FROM unnest(ARRAY['acknowledged', 'dismissed']::recommendation_status[]) st(status)
+    (SELECT x.* FROM unnest(%(apart)s::recommendation_status[]) stored(status)
       CROSS JOIN LATERAL (
            SELECT r.*, d.rule_ref, d.kind, d.cleared_at FROM recommendation r
             CROSS JOIN LATERAL (SELECT rule_ref, kind, cleared_at FROM detection
                                  WHERE detection.id = r.detection_id OFFSET 0) d
-            WHERE r.status = st.status AND r.status = ANY(%(status)s::recommendation_status[])
+            CROSS JOIN LATERAL (
+                         SELECT CASE WHEN r.status = 'open' AND r.shelf_id IS NOT NULL THEN 'shelved'
+                                     WHEN r.status = 'open' AND r.suppressed_by IS NOT NULL THEN 'suppressed'
+                                     ELSE r.status::text END AS shown,
+                                CASE WHEN r.status = 'dismissed' THEN 'dismissed'
+                                     WHEN r.shelf_id IS NOT NULL THEN 'shelved'
+                                     WHEN r.suppressed_by IS NOT NULL THEN 'suppressed'
+                                     WHEN r.status = 'acknowledged'
+                                     THEN CASE WHEN d.cleared_at IS NULL THEN 'acknowledged-active'
+                                               ELSE 'done' END
+                                     WHEN d.cleared_at IS NULL THEN 'unacknowledged-active'
+                                     ELSE 'unacknowledged-cleared' END AS state) st
+            WHERE r.status = stored.status
+              AND (r.status <> 'open' OR r.shelf_id IS NOT NULL OR r.suppressed_by IS NOT NULL)
+              AND st.shown = ANY(%(shown)s::text[]) AND st.state = ANY(%(state)s::text[])
               AND r.severity = ANY(%(severity)s::severity[])
               AND r.stream ~* ALL(%(stream_re)s::text[])
               AND NOT r.stream ~* ANY(%(stream_not)s::text[])
               AND d.rule_ref ~* ALL(%(rule_re)s::text[])
               AND NOT d.rule_ref ~* ANY(%(rule_not)s::text[])
-              AND concat_ws(' ', r.id, r.severity, r.stream, d.rule_ref, r.status, r.text)
+              AND concat_ws(' ', r.id, r.severity, r.stream, d.rule_ref, st.shown, r.text)
                   ~* ALL(%(words_re)s::text[])
-              AND NOT concat_ws(' ', r.id, r.severity, r.stream, d.rule_ref, r.status, r.text)
+              AND NOT concat_ws(' ', r.id, r.severity, r.stream, d.rule_ref, st.shown, r.text)
                   ~* ANY(%(words_not)s::text[])
               AND NOT %(nothing)s
             ORDER BY r.created DESC LIMIT %(recent)s) x)
 )
 SELECT r.id, r.detection_id, r.severity::text AS severity, r.stream, r.rule_ref AS rule,
-       r.kind, r.status::text AS status, r.cleared_at, r.text, r.created, r.updated,
+       r.kind,
+       CASE WHEN r.status = 'open' AND r.shelf_id IS NOT NULL THEN 'shelved'
+            WHEN r.status = 'open' AND r.suppressed_by IS NOT NULL THEN 'suppressed'
+            ELSE r.status::text END AS status,
+       r.cleared_at, r.text, r.created, r.updated,
        extract(epoch FROM clock.now - r.created)::float8 AS age,
        extract(epoch FROM clock.now - r.updated)::float8 AS updated_age
   FROM picked r
  CROSS JOIN clock
- ORDER BY (r.status = 'open') DESC, r.severity DESC, r.created DESC, r.id DESC
+ ORDER BY (r.status = 'open' AND r.shelf_id IS NULL AND r.suppressed_by IS NULL) DESC,
+          r.status = 'open' DESC, r.severity DESC, r.created DESC, r.id DESC
 
 -- name: recommendations_latest
 -- The newest recommendations first (`recommendations list`) of those the
 -- filter lets through: for each status it allows, a walk backwards on
 -- ix_recommendation_status (status, created) up to the limit, each looking
 -- up its detection by id (the rule) as it is walked; then the newest of those.
--- A page before (before_created, before_id) walks on from there.
+-- A page before (before_created, before_id) walks on from there. `shown` and
+-- `state` as in `recommendations`.
 WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now)
 SELECT r.id, r.detection_id, r.severity::text AS severity, r.stream, r.rule_ref AS rule,
-       r.kind, r.status::text AS status, r.cleared_at, r.text, r.created, r.updated,
+       r.kind,
+       CASE WHEN r.status = 'open' AND r.shelf_id IS NOT NULL THEN 'shelved'
+            WHEN r.status = 'open' AND r.suppressed_by IS NOT NULL THEN 'suppressed'
+            ELSE r.status::text END AS status,
+       r.cleared_at, r.text, r.created, r.updated,
        extract(epoch FROM clock.now - r.created)::float8 AS age,
        extract(epoch FROM clock.now - r.updated)::float8 AS updated_age
-  FROM unnest(%(status)s::recommendation_status[]) st(status)
+  FROM unnest(%(status)s::recommendation_status[]) stored(status)
  CROSS JOIN LATERAL (
        SELECT r.*, d.rule_ref, d.kind, d.cleared_at FROM recommendation r
         -- OFFSET 0 keeps this a per-id index probe (never a scan of every detection)
         CROSS JOIN LATERAL (SELECT rule_ref, kind, cleared_at FROM detection
                              WHERE detection.id = r.detection_id OFFSET 0) d
-        WHERE r.status = st.status
+        CROSS JOIN LATERAL (
+                     SELECT CASE WHEN r.status = 'open' AND r.shelf_id IS NOT NULL THEN 'shelved'
+                                 WHEN r.status = 'open' AND r.suppressed_by IS NOT NULL THEN 'suppressed'
+                                 ELSE r.status::text END AS shown,
+                            CASE WHEN r.status = 'dismissed' THEN 'dismissed'
+                                 WHEN r.shelf_id IS NOT NULL THEN 'shelved'
+                                 WHEN r.suppressed_by IS NOT NULL THEN 'suppressed'
+                                 WHEN r.status = 'acknowledged'
+                                 THEN CASE WHEN d.cleared_at IS NULL THEN 'acknowledged-active'
+                                           ELSE 'done' END
+                                 WHEN d.cleared_at IS NULL THEN 'unacknowledged-active'
+                                 ELSE 'unacknowledged-cleared' END AS state) st
+        WHERE r.status = stored.status
+          AND st.shown = ANY(%(shown)s::text[]) AND st.state = ANY(%(state)s::text[])
           AND r.severity = ANY(%(severity)s::severity[])
           AND r.stream ~* ALL(%(stream_re)s::text[])
           AND NOT r.stream ~* ANY(%(stream_not)s::text[])
           AND d.rule_ref ~* ALL(%(rule_re)s::text[])
           AND NOT d.rule_ref ~* ANY(%(rule_not)s::text[])
-          AND concat_ws(' ', r.id, r.severity, r.stream, d.rule_ref, r.status, r.text)
+          AND concat_ws(' ', r.id, r.severity, r.stream, d.rule_ref, st.shown, r.text)
               ~* ALL(%(words_re)s::text[])
-          AND NOT concat_ws(' ', r.id, r.severity, r.stream, d.rule_ref, r.status, r.text)
+          AND NOT concat_ws(' ', r.id, r.severity, r.stream, d.rule_ref, st.shown, r.text)
               ~* ANY(%(words_not)s::text[])
           AND NOT %(nothing)s
           AND (r.created, r.id)
@@ -379,22 +435,42 @@ SELECT r.id, r.detection_id, r.severity::text AS severity, r.stream, r.rule_ref 
 -- name: recommendations_count
 -- How many recommendations the filter lets through, up to the cap: on
 -- ix_recommendation_status_severity alone unless the filter needs the
--- detection's rule (or the words).
+-- detection's rule, the words or the combined state (`every_state`: no
+-- term on it). `shown` and `state` as in `recommendations`.
 SELECT count(*)::int AS n FROM (
     SELECT 1 FROM recommendation r
+     CROSS JOIN LATERAL (
+           SELECT CASE WHEN r.status = 'open' AND r.shelf_id IS NOT NULL THEN 'shelved'
+                       WHEN r.status = 'open' AND r.suppressed_by IS NOT NULL THEN 'suppressed'
+                       ELSE r.status::text END AS shown) sh
      WHERE r.status = ANY(%(status)s::recommendation_status[])
+       AND sh.shown = ANY(%(shown)s::text[])
        AND r.severity = ANY(%(severity)s::severity[])
        AND r.stream ~* ALL(%(stream_re)s::text[]) AND NOT r.stream ~* ANY(%(stream_not)s::text[])
        AND (cardinality(%(rule_re)s::text[]) + cardinality(%(rule_not)s::text[])
             + cardinality(%(words_re)s::text[]) + cardinality(%(words_not)s::text[]) = 0
+            AND %(every_state)s
             OR EXISTS (
                SELECT 1 FROM detection d
+                CROSS JOIN LATERAL (
+                             SELECT CASE WHEN r.status = 'open' AND r.shelf_id IS NOT NULL THEN 'shelved'
+                                         WHEN r.status = 'open' AND r.suppressed_by IS NOT NULL THEN 'suppressed'
+                                         ELSE r.status::text END AS shown,
+                                    CASE WHEN r.status = 'dismissed' THEN 'dismissed'
+                                         WHEN r.shelf_id IS NOT NULL THEN 'shelved'
+                                         WHEN r.suppressed_by IS NOT NULL THEN 'suppressed'
+                                         WHEN r.status = 'acknowledged'
+                                         THEN CASE WHEN d.cleared_at IS NULL THEN 'acknowledged-active'
+                                                   ELSE 'done' END
+                                         WHEN d.cleared_at IS NULL THEN 'unacknowledged-active'
+                                         ELSE 'unacknowledged-cleared' END AS state) st
                 WHERE d.id = r.detection_id
+                  AND st.state = ANY(%(state)s::text[])
                   AND d.rule_ref ~* ALL(%(rule_re)s::text[])
                   AND NOT d.rule_ref ~* ANY(%(rule_not)s::text[])
-                  AND concat_ws(' ', r.id, r.severity, r.stream, d.rule_ref, r.status, r.text)
+                  AND concat_ws(' ', r.id, r.severity, r.stream, d.rule_ref, st.shown, r.text)
                       ~* ALL(%(words_re)s::text[])
-                  AND NOT concat_ws(' ', r.id, r.severity, r.stream, d.rule_ref, r.status, r.text)
+                  AND NOT concat_ws(' ', r.id, r.severity, r.stream, d.rule_ref, st.shown, r.text)
                       ~* ANY(%(words_not)s::text[])))
        AND NOT %(nothing)s
      LIMIT %(cap)s) x
@@ -402,18 +478,21 @@ SELECT count(*)::int AS n FROM (
 -- name: detections
 -- The latest detections by id (by severity and id when filtered by severity:
 -- ix_detection_severity) that the filter lets through, with their
--- recommendation's status (one probe each on the unique
--- recommendation(detection_id)).
+-- recommendation's status as people read it (one probe each on the unique
+-- recommendation(detection_id)): open, shelved, suppressed, acknowledged, dismissed.
 WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now)
 SELECT d.id, d.severity::text AS severity, d.stream, d.rule_ref AS rule, d.kind, d.summary,
        extract(epoch FROM clock.now - d.first_seen)::float8 AS first_seen_age,
        extract(epoch FROM clock.now - d.last_seen)::float8 AS last_seen_age,
        d.recommendation_id, d.recommendation_status, d.run_id
-  FROM (SELECT d.*, r.id AS recommendation_id, r.status::text AS recommendation_status
+  FROM (SELECT d.*, r.id AS recommendation_id, r.status AS recommendation_status
           FROM detection d
           LEFT JOIN LATERAL (
                -- OFFSET 0 keeps this a per-id index probe (never a scan of every recommendation)
-               SELECT id, status FROM recommendation
+               SELECT id, CASE WHEN status = 'open' AND shelf_id IS NOT NULL THEN 'shelved'
+                           WHEN status = 'open' AND suppressed_by IS NOT NULL THEN 'suppressed'
+                           ELSE status::text END AS status
+                 FROM recommendation
                 WHERE recommendation.detection_id = d.id OFFSET 0) r ON true
          WHERE d.severity = ANY(%(severity)s::severity[])
            AND coalesce(r.status::text, '-') = ANY(%(status)s::text[])
@@ -435,7 +514,10 @@ SELECT d.id, d.severity::text AS severity, d.stream, d.rule_ref AS rule, d.kind,
 SELECT count(*)::int AS n FROM (
     SELECT 1 FROM detection d
       LEFT JOIN LATERAL (
-           SELECT status FROM recommendation
+           SELECT CASE WHEN status = 'open' AND shelf_id IS NOT NULL THEN 'shelved'
+                       WHEN status = 'open' AND suppressed_by IS NOT NULL THEN 'suppressed'
+                       ELSE status::text END AS status
+             FROM recommendation
             WHERE recommendation.detection_id = d.id OFFSET 0) r ON true
      WHERE d.severity = ANY(%(severity)s::severity[])
        AND coalesce(r.status::text, '-') = ANY(%(status)s::text[])
@@ -454,7 +536,7 @@ WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now)
 SELECT d.id, d.severity::text AS severity, d.stream, d.rule_ref AS rule, d.kind, d.summary,
        d.first_seen, d.last_seen, d.cleared_at, d.run_id, d.anchor_event_id,
        r.id AS recommendation_id, r.status::text AS recommendation_status,
-       r.text AS recommendation_text,
+       r.shelf_id, r.suppressed_by, r.text AS recommendation_text,
        extract(epoch FROM clock.now - r.created)::float8 AS recommendation_age
   FROM detection d
   LEFT JOIN recommendation r ON r.detection_id = d.id
@@ -531,3 +613,35 @@ SELECT id, name, ARRAY(SELECT jsonb_array_elements_text(scopes)) AS scopes,
        created, last_used_at, revoked_at
   FROM api_token
  ORDER BY revoked_at IS NOT NULL, name, id
+
+-- name: shelves
+-- The shelves, live ones first (ix_shelf_live), then the latest ended or
+-- expired ones, newest first (all of them only when asked), each with how
+-- many findings it holds now: its open recommendations (the partial index of
+-- what is open, one walk for all of them).
+WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now),
+picked AS (
+    (SELECT s.*, true AS live FROM shelf s, clock
+      WHERE s.ended_at IS NULL AND s.expires_at > clock.now
+      ORDER BY s.expires_at, s.id)
+    UNION ALL
+    (SELECT s.*, false AS live FROM shelf s, clock
+      WHERE %(everything)s AND (s.ended_at IS NOT NULL OR s.expires_at <= clock.now)
+      ORDER BY s.id DESC LIMIT %(limit)s)
+), held AS (
+    SELECT shelf_id, count(*)::int AS n FROM recommendation
+     WHERE status = 'open' AND shelf_id IN (SELECT id FROM picked)
+     GROUP BY shelf_id
+)
+SELECT p.id, p.stream_glob, p.rule_glob, p.severity::text AS severity, p.reason, p.actor,
+       p.created, p.expires_at, p.ended_at, p.ended_by,
+       CASE WHEN p.live THEN 'live' WHEN p.ended_at IS NULL THEN 'expired'
+            WHEN p.ended_by = 'system' THEN 'expired' ELSE 'unshelved' END AS state,
+       CASE WHEN p.live THEN extract(epoch FROM p.expires_at - clock.now)::float8 END
+           AS expires_in,
+       extract(epoch FROM clock.now - p.created)::float8 AS age,
+       coalesce(h.n, 0) AS findings
+  FROM picked p
+ CROSS JOIN clock
+  LEFT JOIN held h ON h.shelf_id = p.id
+ ORDER BY p.live DESC, CASE WHEN p.live THEN p.expires_at END, p.id DESC

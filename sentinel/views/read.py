@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from sentinel.types import finding_state
+from sentinel.types import finding_state, shown_recommendation_status
 from sentinel.views import filters, rows, statements
 from sentinel.views.evidence import interpret
 from sentinel.views.statements import SQL, View
@@ -52,6 +52,8 @@ class Views:
             open_recommendations=dict(row["open_recommendations"]),
             events_last_minute=row["events_last_minute"],
             count_cap=statements.COUNT_CAP,
+            shelved=row["shelved"],
+            suppressed=row["suppressed"],
         )
 
     # ---- the lists ----------------------------------------------------------
@@ -205,6 +207,16 @@ class Views:
         details = (self.detail(row["id"]) for row in found)
         return tuple(d for d in details if d is not None)
 
+    # ---- shelves ---------------------------------------------------------------
+
+    def shelves(
+        self, *, everything: bool = False, limit: int = statements.ROW_LIMIT
+    ) -> tuple[rows.ShelfRow, ...]:
+        """The live shelves, expiring soonest first; with `everything` also
+        the latest `limit` ended or expired ones, newest first."""
+        found = self._all(("shelves", {"everything": everything, "limit": limit}))
+        return tuple(rows.ShelfRow(**row) for row in found)
+
     # ---- one recommendation's journal -----------------------------------------
 
     def history(
@@ -252,7 +264,11 @@ class Views:
         evidence = tuple(rows.Evidence(**row) for row in found)
         d = head[0]
         status = d["recommendation_status"]
-        state = finding_state(status, d["cleared_at"] is not None).value if status else None
+        state = None
+        if status:
+            flags = _flags(d)
+            state = finding_state(status, d["cleared_at"] is not None, **flags).value
+            d["recommendation_status"] = shown_recommendation_status(status, **flags).value
         return rows.Detail(
             **d, recommendation_state=state, evidence=evidence, **interpret(evidence)
         )
@@ -297,12 +313,23 @@ def _timestamp(text: Any) -> datetime | None:
 
 
 def _recommendations(found: Sequence[dict[str, Any]]) -> tuple[rows.RecommendationRow, ...]:
-    return tuple(
-        rows.RecommendationRow(
-            **row, state=finding_state(row["status"], row["cleared_at"] is not None).value
-        )
-        for row in found
-    )
+    """Rows of the status as people read it (the query's `status`), with the
+    combined state it and the episode make."""
+    out = []
+    for row in found:
+        shown = row["status"]
+        flags = {"shelved": shown == "shelved", "suppressed": shown == "suppressed"}
+        stored = "open" if any(flags.values()) else shown
+        state = finding_state(stored, row["cleared_at"] is not None, **flags)
+        out.append(rows.RecommendationRow(**row, state=state.value))
+    return tuple(out)
+
+
+def _flags(row: dict[str, Any]) -> dict[str, bool]:
+    return {
+        "shelved": row["shelf_id"] is not None,
+        "suppressed": row["suppressed_by"] is not None,
+    }
 
 
 def _runs(found: Sequence[dict[str, Any]]) -> tuple[rows.RunRow, ...]:

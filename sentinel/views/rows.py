@@ -27,6 +27,8 @@ class Summary:
     open_recommendations: Mapping[str, int]  # by severity, up to count_cap in all
     events_last_minute: int  # counted up to count_cap
     count_cap: int
+    shelved: int = 0  # open ones on a shelf (not counted as open), up to count_cap
+    suppressed: int = 0  # open ones suppressed (not counted as open), up to count_cap
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,9 @@ class RecommendationRow:
     stream: str
     rule: str
     kind: str
-    status: str  # the review: open, acknowledged, dismissed
+    # the review as people read it (ShownRecommendationStatus): open, shelved,
+    # suppressed, acknowledged, dismissed
+    status: str
     state: str  # the combined state (sentinel.types.FindingState)
     cleared_at: datetime | None  # when its episode cleared (the database clock)
     text: str
@@ -134,6 +138,26 @@ class RecommendationRow:
     updated: datetime
     age: float
     updated_age: float
+
+
+@dataclass(frozen=True)
+class ShelfRow:
+    """A shelf (`sentinel shelve`): what it matches, why, by whom, until when."""
+
+    id: int
+    stream_glob: str
+    rule_glob: str | None  # None: any rule
+    severity: str | None  # None: any severity
+    reason: str
+    actor: str
+    created: datetime
+    expires_at: datetime
+    ended_at: datetime | None
+    ended_by: str | None  # a person (unshelved) or `system` (its expiry processed)
+    state: str  # live, expired, unshelved
+    expires_in: float | None  # a live one's seconds left
+    age: float
+    findings: int  # the open findings on it now
 
 
 @dataclass(frozen=True)
@@ -198,7 +222,7 @@ class Detail:
     run_id: int | None
     anchor_event_id: int | None
     recommendation_id: int | None
-    recommendation_status: str | None
+    recommendation_status: str | None  # as people read it (ShownRecommendationStatus)
     recommendation_state: str | None  # the combined state, when it has one
     recommendation_text: str | None
     recommendation_age: float | None
@@ -207,6 +231,8 @@ class Detail:
     baseline: Mapping[str, Any] | None = None
     window: Mapping[str, Any] | None = None
     rule_as_was: Mapping[str, Any] | None = None
+    shelf_id: int | None = None  # its recommendation's shelf
+    suppressed_by: int | None = None  # the detection whose finding suppresses it
 
 
 @dataclass(frozen=True)

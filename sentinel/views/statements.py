@@ -14,9 +14,11 @@ from typing import Any
 
 from sentinel.db import queries
 from sentinel.types import (
+    FindingState,
     RecommendationStatus,
     RunStatus,
     Severity,
+    ShownRecommendationStatus,
     ShownRunStatus,
     WorkerRole,
     WorkerStatus,
@@ -41,6 +43,27 @@ WORKER_STATUSES = values(WorkerStatus)
 WORKER_ROLES = values(WorkerRole)
 RUN_STATUSES = values(RunStatus)
 RECOMMENDATION_STATUSES = values(RecommendationStatus)
+# What people read: an open recommendation on a shelf is `shelved`, one a
+# finding suppresses is `suppressed` (neither counted as open).
+SHOWN_RECOMMENDATION_STATUSES = values(ShownRecommendationStatus)
+FINDING_STATES = values(FindingState)
+# The stored status behind each shown status and each combined state.
+STORED_OF_SHOWN = {
+    "open": "open",
+    "shelved": "open",
+    "suppressed": "open",
+    "acknowledged": "acknowledged",
+    "dismissed": "dismissed",
+}
+STORED_OF_STATE = {
+    FindingState.UNACKNOWLEDGED_ACTIVE.value: "open",
+    FindingState.UNACKNOWLEDGED_CLEARED.value: "open",
+    FindingState.SHELVED.value: "open",
+    FindingState.SUPPRESSED.value: "open",
+    FindingState.ACKNOWLEDGED_ACTIVE.value: "acknowledged",
+    FindingState.DONE.value: "acknowledged",
+    FindingState.DISMISSED.value: "dismissed",
+}
 SEVERITIES = values(Severity)
 # What people read: a queued run that failed before is `retrying`.
 SHOWN_RUN_STATUSES = values(ShownRunStatus)
@@ -61,11 +84,15 @@ QUALIFIERS: dict[View, tuple[dict[str, tuple[str, ...]], tuple[str, ...]]] = {
     View.RUNS: ({"status": SHOWN_RUN_STATUSES}, ("stream", "worker")),
     View.STREAMS: ({"status": STREAM_STATES}, ("stream",)),
     View.RECOMMENDATIONS: (
-        {"status": RECOMMENDATION_STATUSES, "severity": SEVERITIES},
+        {
+            "status": SHOWN_RECOMMENDATION_STATUSES,
+            "severity": SEVERITIES,
+            "state": FINDING_STATES,
+        },
         ("stream", "rule"),
     ),
     View.DETECTIONS: (
-        {"status": (*RECOMMENDATION_STATUSES, "-"), "severity": SEVERITIES},
+        {"status": (*SHOWN_RECOMMENDATION_STATUSES, "-"), "severity": SEVERITIES},
         ("stream", "rule"),
     ),
 }
@@ -111,8 +138,35 @@ def filter_params(view: View, flt: filters.Filter, *, show_empty: bool = False) 
         params["filtered"] = any(params[k] for k in params if k.endswith(("_re", "_not")))
     if view == View.STREAMS:
         params["silence"] = SILENCE_SECONDS
+    if view == View.RECOMMENDATIONS:
+        params.update(_recommendation_statuses(params.pop("status"), params["state"]))
     params.update(page_params(view, None))  # the first page, unless told otherwise
     return params
+
+
+def _recommendation_statuses(shown: list[str], states: list[str]) -> dict[str, Any]:
+    """The shown statuses and combined states a filter allows, as the stored
+    statuses each walk needs: `status` (every one that can give both),
+    `apart` (the dashboard's second walk: shelved or suppressed, and the
+    reviewed), `every_state` (no term on the state: the count needs no
+    detection for it)."""
+    stored = [
+        s
+        for s in RECOMMENDATION_STATUSES
+        if any(STORED_OF_SHOWN[x] == s for x in shown)
+        and any(STORED_OF_STATE[x] == s for x in states)
+    ]
+    apart_open = {"shelved", "suppressed"}
+    apart = [
+        s for s in stored if s != "open" or (apart_open & set(shown) and apart_open & set(states))
+    ]
+    return {
+        "shown": shown,
+        "state": states,
+        "status": stored,
+        "apart": apart,
+        "every_state": len(states) == len(FINDING_STATES),
+    }
 
 
 def rows(

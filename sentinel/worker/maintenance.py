@@ -1,6 +1,6 @@
-"""Maintenance: retention of finished runs. (Sweeping dead workers is the
-heartbeat's, sentinel/registration/heartbeat.py: it must run every fraction
-of a second, whatever a pass is doing.)"""
+"""Maintenance: retention of finished runs, and the expiry of shelves.
+(Sweeping dead workers is the heartbeat's, sentinel/registration/heartbeat.py:
+it must run every fraction of a second, whatever a pass is doing.)"""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from psycopg_pool import ConnectionPool
 
+from sentinel.findings import shelves
 from sentinel.settings import Settings
 from sentinel.worker.store import RunStore
 
@@ -40,11 +41,23 @@ class Maintenance:
         self._next: float | None = None
 
     def tick(self, now: float) -> None:
+        # Every tick: a shelf expires on the database clock, and the findings
+        # it covered must not wait minutes to become unacknowledged. One probe
+        # of ix_shelf_live when none is due.
+        self.expire_shelves()
         if self._next is None:  # not at start: a fleet restarting all at once
             self._next = now + self.config.every_seconds
         elif now >= self._next:
             self.run_once()
             self._next = now + self.config.every_seconds
+
+    def expire_shelves(self) -> int:
+        """End every shelf past its expiry (the database's clock); how many."""
+        with self.pool.connection() as conn:
+            ended = shelves.expire(conn)
+        if ended:
+            log.info("shelves expired", extra={"action": "shelf_expiry", "ended": ended})
+        return ended
 
     def run_once(self) -> int:
         """Delete old finished runs in small batches; how many went."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -92,7 +93,7 @@ class PassRunner:
             )
             if lost is not None and lost.is_set():
                 return LeaseLost(claim.id)
-            counts = self._commit(claim, worker_id, batch, result)
+            counts = self._commit(claim, worker_id, batch, result, engine.suppressors)
             if counts is Completion.LEASE_LOST:
                 return LeaseLost(claim.id)
             if counts is Completion.CURSOR_MOVED:
@@ -128,7 +129,12 @@ class PassRunner:
         )
 
     def _commit(
-        self, claim: Claim, worker_id: int, batch: Batch, result: StreamPass
+        self,
+        claim: Claim,
+        worker_id: int,
+        batch: Batch,
+        result: StreamPass,
+        suppressors: Mapping[str, tuple[str, ...]],
     ) -> Counts | Literal[Completion.LEASE_LOST, Completion.CURSOR_MOVED]:
         """One fenced transaction; nothing is written unless it returns Counts."""
         changed = {ref: st for ref, st in result.states.items() if batch.states.get(ref) != st}
@@ -141,7 +147,7 @@ class PassRunner:
             store = RunStore(conn)
             if findings and not store.lock_for_completion(claim, worker_id):
                 return Completion.LEASE_LOST  # before writing anything
-            written = FindingStore(conn).write(claim.id, findings)
+            written = FindingStore(conn).write(claim.id, findings, suppressors=suppressors)
             if self.notifications is not None:  # what they tell, in the same transaction
                 Outbox(conn, self.notifications).enqueue(findings)
             store.save_states(claim.stream_id, changed)

@@ -8,7 +8,7 @@ Each service owns one thing and has a `run_once()` that tests call directly:
   the dead (its own thread, so a long pass never starves it);
 - planner.Planner — discovery and planning (scheduler and hybrid roles);
 - executor.Executor — claims, passes, failures, give-backs, drain;
-- maintenance.Maintenance — retention;
+- maintenance.Maintenance — retention, the expiry of shelves;
 - notifier.Notifier — delivery of the notification outbox (its own thread,
   so a slow receiver never holds up a claim), when routes are configured;
 - alarms.AlarmGauges — the alarm-system health gauges, once a minute, when
@@ -291,6 +291,7 @@ class WorkerService:
         summary = RoundSummary()
         parts.executor.on_outcome.append(summary.outcomes.append)
         try:
+            parts.maintenance.expire_shelves()  # before the passes: they see what is live
             parts.planner.run_once(exact=True)
             while not self.stopping.is_set():
                 claimed = parts.executor.claim_and_submit()

@@ -484,6 +484,8 @@ def test_cli_choices_match_the_schema() -> None:
     from sentinel.db import schema
 
     assert recommendations.RECOMMENDATION_STATUSES == schema.RECOMMENDATION_STATUSES
+    shown = {*schema.RECOMMENDATION_STATUSES, "shelved", "suppressed"}
+    assert set(recommendations.SHOWN_STATUSES) == shown
     assert recommendations.SEVERITIES == schema.SEVERITIES
     assert set(fleet.RUN_STATUSES) == {*schema.RUN_STATUSES, "retrying"}
 
