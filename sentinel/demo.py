@@ -34,7 +34,7 @@ TIMEOUT_SECONDS = 90.0
 
 RESET_SQL = """
 TRUNCATE finding_journal, recommendation, evidence, detection, rule_state, run, event, stream,
-         rule_pack, worker
+         rule_pack, worker, shelf
 RESTART IDENTITY CASCADE
 """
 
