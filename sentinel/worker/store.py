@@ -14,6 +14,7 @@ from psycopg import sql
 from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 
+from sentinel.control import runs
 from sentinel.db import queries
 from sentinel.findings.models import Counts
 from sentinel.rules.model import Event
@@ -232,21 +233,10 @@ class RunStore:
         )
         return cur.rowcount == 1
 
-    def retry(self, run_id: int) -> bool:
-        return (
-            self.conn.execute(SQL["retry"], {"now": self.now, "run_id": run_id}).fetchone()
-            is not None
-        )
-
-    def run_status(self, run_id: int) -> tuple[str, str] | None:
-        row = self.conn.execute(SQL["run_status"], {"run_id": run_id}).fetchone()
-        return (row[0], row[1]) if row else None
-
     def replay(self, stream: str, since: datetime) -> int | None:
-        """Rewind the stream (see queries.sql): the number of events its next
-        pass re-reads, or None when there is no such stream."""
-        row = self.conn.execute(SQL["replay"], {"stream": stream, "since": since}).fetchone()
-        return int(row[0]) if row else None
+        """The operator's rewind (sentinel.control.runs.rewind), here beside
+        the passes it prepares."""
+        return runs.rewind(self.conn, stream, since)
 
     def prune_finished(self, older_than_seconds: float, batch: int = 1000) -> int:
         cur = self.conn.execute(
