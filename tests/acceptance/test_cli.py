@@ -130,9 +130,11 @@ def test_rules_check_lists_every_problem_of_a_broken_pack() -> None:
 def test_rules_check_accepts_the_bundled_pack() -> None:
     from sentinel.rules.pack import bundled_pack_path
 
+    from sentinel.rules.pack import load_path
+
     result = sentinel("rules", "check", str(bundled_pack_path()))
     assert result.returncode == 0, result.stderr
-    assert "24 rules OK" in result.stdout
+    assert f"{len(load_path(bundled_pack_path()).rules)} rules OK" in result.stdout
 
 
 def test_rules_load_stores_a_pack_once_and_never_a_broken_one(db_url: str, tmp_path: Path) -> None:
