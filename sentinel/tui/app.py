@@ -15,7 +15,8 @@ the schedule, the screens, the tables) does.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import psycopg
@@ -30,9 +31,10 @@ from sentinel.db.listen import ListenThread
 from sentinel.errors import DatabaseUnavailable
 from sentinel.tui import messages
 from sentinel.tui.schedule import Schedule
-from sentinel.tui.screens.confirm import ConfirmScreen
+from sentinel.tui.screens.alarms import AlarmsScreen
 from sentinel.tui.screens.detail import DetailScreen
 from sentinel.tui.screens.help import HelpScreen
+from sentinel.tui.screens.review import ReviewScreen
 from sentinel.tui.source import Source
 from sentinel.tui.widgets.detections import DetectionsTable
 from sentinel.tui.widgets.fleet import FleetTable, Thresholds
@@ -43,6 +45,7 @@ from sentinel.tui.widgets.summary import SummaryBar
 from sentinel.tui.widgets.table import LiveTable
 from sentinel.types import Channel
 from sentinel.views import filters
+from sentinel.views.alarms import FLOOD_START, AlarmReport
 from sentinel.views.statements import COUNT_CAP, View
 
 TABLES: dict[View, type[LiveTable]] = {
@@ -52,6 +55,11 @@ TABLES: dict[View, type[LiveTable]] = {
     View.RECOMMENDATIONS: RecommendationsTable,
     View.DETECTIONS: DetectionsTable,
 }
+
+# The flood banner's report: read this often (one scan of a day's findings),
+# not at every refresh.
+ALARM_SECONDS = 60.0
+BANNER_SINCE = timedelta(hours=24)
 
 
 class SentinelApp(App[None]):
@@ -64,6 +72,7 @@ class SentinelApp(App[None]):
         Binding("3", "view('streams')", "Streams"),
         Binding("4", "view('recommendations')", "Recs"),
         Binding("5", "view('detections')", "Detections"),
+        Binding("6", "alarms", "Alarms"),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("s", "sort", "Sort"),
         Binding("space", "pause", "Pause"),
@@ -92,13 +101,14 @@ class SentinelApp(App[None]):
         now: datetime | None = None,
         listen: bool = True,
         label: str | None = None,
+        actor: str | None = None,
     ) -> None:
         super().__init__()
         self.url = url
         self.readonly = readonly
         self.schedule = Schedule(self._start_fetch, self.set_timer, interval=interval)
         self.thresholds = thresholds or Thresholds(10.0, 30.0)
-        self.source = Source(url, now=now)
+        self.source = Source(url, now=now, actor=actor)  # actor: who writes (--by)
         self.listen = listen
         self.label = label or mask_url(url)
         self.view = View.FLEET
@@ -108,6 +118,7 @@ class SentinelApp(App[None]):
         self.show_empty = False  # the runs view hides empty successful runs
         self.error: str | None = None
         self.refreshes = 0  # completed refreshes, for tests and the bench
+        self.alarms: AlarmReport | None = None  # the banner's latest report
         self._listener: ListenThread | None = None
 
     # ---- layout -----------------------------------------------------------
@@ -115,6 +126,7 @@ class SentinelApp(App[None]):
     def compose(self) -> ComposeResult:
         yield SummaryBar(self.label, id="summary")
         yield Static(id="banner")
+        yield Static(id="flood")
         yield Input(
             placeholder="stream:GLOB status: severity: worker: rule: words — ! inverts",
             id="filter",
@@ -132,6 +144,8 @@ class SentinelApp(App[None]):
         self.request_refresh()
         if self.listen:
             self._listen()
+        self._poll_alarms()
+        self.set_interval(ALARM_SECONDS, self._poll_alarms)
 
     def on_unmount(self) -> None:
         if self._listener is not None:
@@ -338,6 +352,42 @@ class SentinelApp(App[None]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
+    # ---- alarm-system health ------------------------------------------------
+
+    def action_alarms(self) -> None:
+        self.push_screen(AlarmsScreen())
+
+    def _poll_alarms(self) -> None:
+        self._load_alarms(BANNER_SINCE, self)
+
+    def on_alarms_requested(self, message: messages.AlarmsRequested) -> None:
+        self._load_alarms(message.since, message.reply_to)
+
+    @work(thread=True, group="alarms", exit_on_error=False)
+    def _load_alarms(self, since: timedelta, reply_to: MessagePump) -> None:
+        try:
+            report = self.source.alarms(since)
+        except Exception as exc:
+            reply_to.post_message(messages.AlarmsFailed(str(exc)))
+        else:
+            reply_to.post_message(messages.AlarmsLoaded(since, report))
+            if reply_to is not self:  # any fresh report says whether we are in flood now
+                self.post_message(messages.AlarmsLoaded(since, report))
+
+    def on_alarms_loaded(self, message: messages.AlarmsLoaded) -> None:
+        r = self.alarms = message.report
+        flood = self.query_one("#flood", Static)
+        if r.in_flood:
+            since = r.floods[-1].start.astimezone(UTC)
+            flood.update(
+                f"ALARM FLOOD: {r.last_10m} findings in the last 10 minutes, in flood since "
+                f"{since:%H:%M} UTC (over {FLOOD_START} in 10 min) — 6: Alarms"
+            )
+        flood.set_class(r.in_flood, "-visible")
+
+    def on_alarms_failed(self, message: messages.AlarmsFailed) -> None:
+        pass  # the banner keeps its last state; the refresh's banner tells of an outage
+
     # ---- detail and review --------------------------------------------------
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -360,11 +410,11 @@ class SentinelApp(App[None]):
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
     def _load_detail(self, detection_id: int, reply_to: MessagePump) -> None:
         try:
-            detail = self.source.detail(detection_id)
+            detail, journal = self.source.finding(detection_id)
         except Exception as exc:
             reply_to.post_message(messages.DetailFailed(detection_id, str(exc)))
         else:
-            reply_to.post_message(messages.DetailLoaded(detection_id, detail))
+            reply_to.post_message(messages.DetailLoaded(detection_id, detail, journal))
 
     def _explain_run(self, run: Any) -> None:
         """The whole of a run's error (the table shows its start), and why it is long."""
@@ -387,45 +437,50 @@ class SentinelApp(App[None]):
         self.request_review(message.recommendation_id, message.verb)
 
     def request_review(self, recommendation_id: int, verb: str) -> None:
+        """Ask for a comment, then write the review as the dashboard's user."""
+        if self._refused("acknowledging" if verb == "acknowledge" else "dismissing"):
+            return
+        past = "acknowledged" if verb == "acknowledge" else "dismissed"
+
+        def write(source: Source, comment: str | None) -> str:
+            review = source.acknowledge if verb == "acknowledge" else source.dismiss
+            r = review(recommendation_id, comment)
+            if not r.changed:
+                return f"recommendation {r.id} was already {r.status}"
+            return f"recommendation {r.id} {past}" + (f": {comment}" if comment else "")
+
+        def answered(comment: str | None) -> None:
+            if comment is not None:  # "" is no comment; None is cancelled
+                self._write(lambda source: write(source, comment or None), recommendation_id)
+
+        self.push_screen(ReviewScreen(verb, recommendation_id, self.source.actor), answered)
+
+    def _refused(self, what: str) -> bool:
+        """--readonly refuses every write, saying so."""
         if self.readonly:
             self.notify(
-                "The dashboard is read-only (--readonly): acknowledging and dismissing are off.",
+                f"The dashboard is read-only (--readonly): {what} is off.",
                 title="read-only",
                 severity="warning",
             )
-            return
-        question = f"{verb.capitalize()} recommendation {recommendation_id}?"
+        return self.readonly
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._review(recommendation_id, verb)
-
-        self.push_screen(ConfirmScreen(question), answered)
-
-    @work(thread=True, group="review", exit_on_error=False)
-    def _review(self, recommendation_id: int, verb: str) -> None:
+    @work(thread=True, group="write", exit_on_error=False)
+    def _write(self, write: Callable[[Source], str], recommendation_id: int | None = None) -> None:
         try:
-            write = self.source.acknowledge if verb == "acknowledge" else self.source.dismiss
-            result = write(recommendation_id)
+            said = write(self.source)
         except Exception as exc:
-            self.post_message(messages.ReviewFailed(recommendation_id, str(exc)))
+            self.post_message(messages.WriteFailed(str(exc)))
         else:
-            self.post_message(messages.Reviewed(result, verb))
+            self.post_message(messages.Wrote(said, recommendation_id))
 
-    def on_reviewed(self, message: messages.Reviewed) -> None:
-        r = message.result
-        past = "acknowledged" if message.verb == "acknowledge" else "dismissed"
-        if r.changed:
-            self.notify(f"recommendation {r.id} {past}")
-        else:
-            self.notify(f"recommendation {r.id} was already {r.status}")
-        self.screen.post_message(messages.RecommendationChanged(r.id))
+    def on_wrote(self, message: messages.Wrote) -> None:
+        self.notify(message.said)
+        self.screen.post_message(messages.Changed(message.recommendation_id))
         self.request_refresh()
 
-    def on_review_failed(self, message: messages.ReviewFailed) -> None:
-        self.notify(
-            f"recommendation {message.recommendation_id}: {message.error}", severity="error"
-        )
+    def on_write_failed(self, message: messages.WriteFailed) -> None:
+        self.notify(message.error, severity="error")
 
 
 def _first_line(text: str) -> str:

@@ -8,7 +8,14 @@ import click
 
 
 @click.command("sentinel-tui", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--readonly", is_flag=True, help="Never write: acknowledging and dismissing are off.")
+@click.option(
+    "--readonly",
+    is_flag=True,
+    help="Never write: acknowledging, dismissing, shelving and unshelving are off.",
+)
+@click.option(
+    "--by", "actor", metavar="WHO", help="Who reviews and shelves (default: the OS user)."
+)
 @click.option(
     "--refresh",
     "refresh",
@@ -18,8 +25,9 @@ import click
     metavar="SECONDS",
     help="Seconds between refreshes.",
 )
-def main(readonly: bool, refresh: float) -> None:
-    """The live dashboard: fleet, runs, streams, recommendations, detections."""
+def main(readonly: bool, actor: str | None, refresh: float) -> None:
+    """The live dashboard: fleet, runs, streams, recommendations, detections,
+    alarm-system health, shelves."""
     from sentinel.db import errors as db_errors
     from sentinel.db.connect import database_url
     from sentinel.errors import SentinelError
@@ -40,4 +48,4 @@ def main(readonly: bool, refresh: float) -> None:
     from sentinel.tui.widgets.fleet import Thresholds
 
     thresholds = Thresholds(settings.heartbeat_interval_seconds, settings.lease_seconds)
-    SentinelApp(url, readonly=readonly, interval=refresh, thresholds=thresholds).run()
+    SentinelApp(url, readonly=readonly, interval=refresh, thresholds=thresholds, actor=actor).run()

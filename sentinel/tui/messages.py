@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from textual.message import Message
 from textual.message_pump import MessagePump
 
-from sentinel.findings.review import Reviewed as ReviewResult
 from sentinel.tui.source import Snapshot
-from sentinel.views.rows import Detail
+from sentinel.views.alarms import AlarmReport
+from sentinel.views.rows import Detail, JournalRow
 
 
 class Refreshed(Message):
@@ -43,10 +45,13 @@ class DetailRequested(Message):
 
 
 class DetailLoaded(Message, bubble=False):
-    def __init__(self, detection_id: int, detail: Detail | None) -> None:
+    def __init__(
+        self, detection_id: int, detail: Detail | None, journal: tuple[JournalRow, ...] = ()
+    ) -> None:
         super().__init__()
         self.detection_id = detection_id
         self.detail = detail
+        self.journal = journal  # its recommendation's, oldest first
 
 
 class DetailFailed(Message, bubble=False):
@@ -57,7 +62,8 @@ class DetailFailed(Message, bubble=False):
 
 
 class ReviewRequested(Message):
-    """A screen asks the app to acknowledge or dismiss (it confirms first)."""
+    """A screen asks the app to acknowledge or dismiss (it asks for a comment
+    first)."""
 
     def __init__(self, recommendation_id: int, verb: str) -> None:
         super().__init__()
@@ -65,23 +71,47 @@ class ReviewRequested(Message):
         self.verb = verb
 
 
-class RecommendationChanged(Message, bubble=False):
-    """Posted to the screen on top after a review went through."""
+class Changed(Message, bubble=False):
+    """Posted to the screen on top after a write went through."""
 
-    def __init__(self, recommendation_id: int) -> None:
+    def __init__(self, recommendation_id: int | None = None) -> None:
         super().__init__()
+        self.recommendation_id = recommendation_id  # the one reviewed, if any
+
+
+class Wrote(Message):
+    """A write went through: what it did, in words."""
+
+    def __init__(self, said: str, recommendation_id: int | None = None) -> None:
+        super().__init__()
+        self.said = said
         self.recommendation_id = recommendation_id
 
 
-class Reviewed(Message):
-    def __init__(self, result: ReviewResult, verb: str) -> None:
+class WriteFailed(Message):
+    def __init__(self, error: str) -> None:
         super().__init__()
-        self.result = result
-        self.verb = verb
+        self.error = error
 
 
-class ReviewFailed(Message):
-    def __init__(self, recommendation_id: int, error: str) -> None:
+class AlarmsRequested(Message):
+    """A screen wants the alarm report over `since`; the answer (AlarmsLoaded
+    or AlarmsFailed) is posted to `reply_to`."""
+
+    def __init__(self, since: timedelta, reply_to: MessagePump) -> None:
         super().__init__()
-        self.recommendation_id = recommendation_id
+        self.since = since
+        self.reply_to = reply_to
+
+
+class AlarmsLoaded(Message, bubble=False):
+    def __init__(self, since: timedelta, report: AlarmReport) -> None:
+        super().__init__()
+        self.since = since
+        self.report = report
+
+
+class AlarmsFailed(Message, bubble=False):
+    def __init__(self, error: str) -> None:
+        super().__init__()
         self.error = error

@@ -1,5 +1,6 @@
 """The dashboard's one connection: it reads through the read model
-(`sentinel.views`) and makes the two writes a person may make.
+(`sentinel.views`) and makes the writes a person may make (review, shelve,
+unshelve), as its user (`--by`, else the OS user).
 
 The only module of the TUI that talks to the database. A snapshot (the
 header, a view's rows and how many match) is read in one read-only
@@ -11,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import psycopg
@@ -19,9 +20,10 @@ import psycopg
 from sentinel.db import connect as db_connect
 from sentinel.errors import DatabaseUnavailable
 from sentinel.findings import review
-from sentinel.views import filters
+from sentinel.views import alarms, filters
+from sentinel.views.alarms import AlarmReport
 from sentinel.views.read import Views
-from sentinel.views.rows import Detail, Summary
+from sentinel.views.rows import Detail, JournalRow, Summary
 from sentinel.views.statements import COUNT_CAP, View
 
 STATEMENT_TIMEOUT_MS = 10_000
@@ -42,9 +44,10 @@ class Source:
     """A lazily (re)opened connection; a lost one is dropped and reopened on
     the next call, so callers see `DatabaseUnavailable` and simply retry."""
 
-    def __init__(self, url: str, *, now: datetime | None = None) -> None:
+    def __init__(self, url: str, *, now: datetime | None = None, actor: str | None = None) -> None:
         self.url = url
         self.now = now
+        self.actor = (actor or "").strip() or review.os_user()  # who writes
         self._conn: psycopg.Connection | None = None
         self._lock = threading.Lock()
 
@@ -118,23 +121,42 @@ class Source:
     def detail(self, detection_id: int) -> Detail | None:
         return self._read(lambda views: views.detail(detection_id))
 
-    # ---- the two writes ---------------------------------------------------
+    def finding(self, detection_id: int) -> tuple[Detail | None, tuple[JournalRow, ...]]:
+        """A detection's detail and its recommendation's journal, in one snapshot."""
+
+        def read(views: Views) -> tuple[Detail | None, tuple[JournalRow, ...]]:
+            detail = views.detail(detection_id)
+            if detail is None or detail.recommendation_id is None:
+                return detail, ()
+            return detail, views.history(detail.recommendation_id) or ()
+
+        return self._read(read)
+
+    def alarms(self, since: timedelta = alarms.DEFAULT_SINCE) -> AlarmReport:
+        """The alarm-system health report (one scan of the period's findings:
+        the app reads it once a minute, not at every refresh)."""
+        return self._read(lambda views: alarms.read(views.conn, since=since, now=views.now))
+
+    # ---- the writes ---------------------------------------------------------
 
     def acknowledge(self, recommendation_id: int, comment: str | None = None) -> review.Reviewed:
-        return self._write(review.acknowledge, recommendation_id, comment)
+        return self._write(
+            lambda conn: review.acknowledge(
+                conn, recommendation_id, actor=self.actor, comment=comment
+            )
+        )
 
     def dismiss(self, recommendation_id: int, comment: str | None = None) -> review.Reviewed:
-        return self._write(review.dismiss, recommendation_id, comment)
+        return self._write(
+            lambda conn: review.dismiss(conn, recommendation_id, actor=self.actor, comment=comment)
+        )
 
-    def _write(self, fn: Any, recommendation_id: int, comment: str | None) -> review.Reviewed:
-        """A review by the dashboard's user (the OS user), journaled."""
+    def _write(self, write: Callable[[psycopg.Connection], T]) -> T:
+        """One write by the dashboard's user, journaled by what it calls."""
         with self._lock:
             conn = self._connection()
             try:
-                result: review.Reviewed = fn(
-                    conn, recommendation_id, actor=review.os_user(), comment=comment
-                )
-                return result
+                return write(conn)
             except psycopg.OperationalError as exc:
                 self._drop()
                 raise DatabaseUnavailable(_one_line(exc)) from exc

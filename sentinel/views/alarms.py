@@ -305,23 +305,23 @@ def targets(
             "average_per_10m",
             average,
             1.0,
-            "EEMUA 191: about 1 per 10 minutes per operator is manageable (2 at most)",
+            "EEMUA 191: about 1 per 10 min per operator (2 at most)",
         ),
         target(
             "peak_per_10m",
             peak,
             float(FLOOD_START),
-            f"EEMUA 191: more than {FLOOD_START} in 10 minutes is a flood",
+            f"EEMUA 191: over {FLOOD_START} in 10 min is a flood",
         ),
-        target("flood_percent", flood_percent, 1.0, "ISA-18.2: under 1 % of the time in flood"),
+        target("flood_percent", flood_percent, 1.0, "ISA-18.2: under 1 % of the time"),
         target(
             "top10_percent",
             top10_percent,
             5.0,
-            "ISA-18.2: the 10 most frequent under 1-5 % of all findings",
+            "ISA-18.2: under 1-5 % of all findings",
         ),
-        target("chattering_total", chattering, 0.0, "ISA-18.2: no chattering findings"),
-        target("stale_total", stale, 4.0, "ISA-18.2: fewer than 5 stale findings on any day"),
+        target("chattering_total", chattering, 0.0, "ISA-18.2: none"),
+        target("stale_total", stale, 4.0, "ISA-18.2: fewer than 5 on any day"),
     )
 
 
@@ -353,7 +353,7 @@ def figures(r: AlarmReport) -> tuple[Figure, ...]:
             f"{r.chattering_total} ({r.chattering_findings} findings)",
             by["chattering_total"],
         ),
-        Figure("stale (active, unacknowledged > 24h)", str(r.stale_total), by["stale_total"]),
+        Figure("stale (active, unacked > 24 h)", str(r.stale_total), by["stale_total"]),
         Figure("top 10 rules' share", f"{r.top10_percent:.1f} %", by["top10_percent"]),
         Figure("by severity", severities, None),
         Figure(

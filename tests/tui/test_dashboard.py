@@ -9,10 +9,11 @@ from rich.style import Style
 from rich.text import Text
 from textual.color import Color
 from textual.pilot import Pilot
+from textual.widgets import Label
 
 from sentinel.db import migrate
-from sentinel.tui.screens.confirm import ConfirmScreen
 from sentinel.tui.screens.detail import DetailScreen
+from sentinel.tui.screens.review import ReviewScreen
 from sentinel.tui.widgets.chart import Chart
 from sentinel.tui.widgets.fleet import FleetTable
 from sentinel.views.statements import View
@@ -155,25 +156,33 @@ def test_enter_on_a_recommendation_shows_its_evidence(
     assert "█" in shown["chart"]
 
 
-def test_acknowledge_after_confirmation_writes_the_status(
+def test_acknowledge_with_a_comment_writes_the_status_and_the_journal(
     seeded: tuple[str, dict[str, int]],
 ) -> None:
     url, ids = seeded
     rec = ids["rec-press.overtemp"]
-    app = make_app(url)
+    app = make_app(url, actor="ana")
 
     async def scenario(pilot: Pilot[Any]) -> None:
         await pilot.press("4")
         await until(pilot, lambda: app.table().row_count == 3)
         await pilot.press("a")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        assert "as ana" in str(app.screen.query_one("#question", Label).render())
+        await pilot.press(*"cooling checked", "enter")
         await until(pilot, lambda: _status(url, rec)[0] == "acknowledged")
         await until(pilot, lambda: app.table().items[str(rec)].status == "acknowledged")
 
     drive(app, scenario)
     assert _status(url, rec)[0] == "acknowledged"
     assert _status(url, ids["rec-press.spc"])[0] == "open"
+    with psycopg.connect(url) as conn:
+        journal = conn.execute(
+            "SELECT actor, from_state, to_state, comment FROM finding_journal"
+            " WHERE recommendation_id = %s",
+            [rec],
+        ).fetchall()
+    assert journal == [("ana", "unacknowledged-active", "acknowledged-active", "cooling checked")]
 
 
 def test_dismiss_declined_changes_nothing(seeded: tuple[str, dict[str, int]]) -> None:
@@ -186,9 +195,9 @@ def test_dismiss_declined_changes_nothing(seeded: tuple[str, dict[str, int]]) ->
         await pilot.press("4")
         await until(pilot, lambda: app.table().row_count == 3)
         await pilot.press("d")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("n")
-        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        await pilot.press(*"no", "escape")  # a comment typed, then cancelled
+        await until(pilot, lambda: not isinstance(app.screen, ReviewScreen))
         await refreshed(pilot, app)
 
     drive(app, scenario)
@@ -208,7 +217,7 @@ def test_readonly_refuses_to_write(seeded: tuple[str, dict[str, int]]) -> None:
         await pilot.press("a", "d")
         await until(pilot, lambda: len(app._notifications) >= 2)
         notes.extend(str(n.message) for n in app._notifications)
-        assert not isinstance(app.screen, ConfirmScreen)
+        assert not isinstance(app.screen, ReviewScreen)
 
     drive(app, scenario)
     assert notes and all("read-only" in n for n in notes)

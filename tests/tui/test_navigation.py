@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input
 
-from sentinel.tui.screens.confirm import ConfirmScreen
 from sentinel.tui.screens.detail import DetailScreen
 from sentinel.tui.screens.help import HelpScreen
+from sentinel.tui.screens.review import ReviewScreen
 from tests.tui.conftest import drive, make_app, until
 
 
@@ -73,7 +74,9 @@ def test_help_over_the_detail_goes_back_to_the_detail(
     drive(app, scenario)
 
 
-def test_q_on_a_confirmation_declines_it(seeded: tuple[str, dict[str, int]]) -> None:
+def test_q_in_a_review_dialog_is_text_and_escape_cancels(
+    seeded: tuple[str, dict[str, int]],
+) -> None:
     url, _ = seeded
     app = make_app(url, listen=False, interval=3600.0)
 
@@ -81,9 +84,11 @@ def test_q_on_a_confirmation_declines_it(seeded: tuple[str, dict[str, int]]) -> 
         await pilot.press("4")
         await until(pilot, lambda: app.table().row_count == 3)
         await pilot.press("a")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("q")
-        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        await pilot.press("q")  # part of the comment: never quits
+        assert app.is_running and app.screen.query_one("#comment", Input).value == "q"
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, ReviewScreen))
         assert app.is_running and len(app.screen_stack) == 1
 
     drive(app, scenario)

@@ -1,12 +1,14 @@
-"""A detection with its evidence and a chart of the triggering window.
+"""A detection with its evidence, a chart of the triggering window and its
+journal (every change of its state: when, who, from, to, why).
 
 It asks the app for the detection and for reviews by messages
-(`DetailRequested`, `ReviewRequested`) and reloads on
-`RecommendationChanged`; it knows nothing of the app."""
+(`DetailRequested`, `ReviewRequested`) and reloads on `Changed`; it knows
+nothing of the app."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -22,7 +24,7 @@ from sentinel.tui import messages
 from sentinel.tui.widgets import tones
 from sentinel.tui.widgets.chart import Chart
 from sentinel.views.evidence import charted
-from sentinel.views.rows import Detail
+from sentinel.views.rows import Detail, JournalRow
 
 
 class DetailText(Static):
@@ -49,6 +51,8 @@ class DetailScreen(Screen[None]):
             yield Chart(id="chart")
             yield Static("Evidence", classes="section")
             yield DetailText(id="evidence")
+            yield Static("History", classes="section")
+            yield DetailText(id="journal")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -60,7 +64,7 @@ class DetailScreen(Screen[None]):
     def action_reload(self) -> None:
         self.post_message(messages.DetailRequested(self.detection_id, reply_to=self))
 
-    def on_recommendation_changed(self, message: messages.RecommendationChanged) -> None:
+    def on_changed(self, message: messages.Changed) -> None:
         if self.detail is not None and self.detail.recommendation_id == message.recommendation_id:
             self.action_reload()
 
@@ -80,6 +84,7 @@ class DetailScreen(Screen[None]):
         self.query_one("#chart", Chart).display = charted
         self.query_one("#chart", Chart).show(message.detail)
         self.query_one("#evidence", DetailText).update(self._evidence(message.detail))
+        self.query_one("#journal", DetailText).update(self._journal(message.journal))
 
     def on_detail_failed(self, message: messages.DetailFailed) -> None:
         self.notify(f"cannot load detection: {message.error}", severity="error")
@@ -159,6 +164,20 @@ class DetailScreen(Screen[None]):
             t.append(_compact(e.data) + "\n")
         if not d.evidence:
             t.append("no evidence recorded", s("muted"))
+        return t
+
+    def _journal(self, journal: tuple[JournalRow, ...]) -> Text:
+        s = self._style
+        t = Text()
+        if not journal:
+            t.append("no journal rows", s("muted"))
+        for row in journal:
+            t.append(f"{row.at.astimezone(UTC):%Y-%m-%d %H:%M:%S}  ", s("muted"))
+            t.append(f"{row.actor}  ", s("accent"))
+            t.append(f"{row.from_state or 'opened'} → {row.to_state}")
+            if row.comment:
+                t.append(f"  {row.comment}", s("info"))
+            t.append("\n")
         return t
 
 

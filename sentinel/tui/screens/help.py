@@ -9,6 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
 from sentinel.views import statements
+from sentinel.views.alarms import FLOOD_END, FLOOD_START
 
 HELP = f"""\
 # Sentinel dashboard
@@ -16,6 +17,7 @@ HELP = f"""\
 | key | does |
 |---|---|
 | `1`…`5` | Fleet, Runs, Streams, Recommendations, Detections |
+| `6` | Alarms: alarm-system health, floods on a time axis (`p`: another period) |
 | `/` | filter the view, in the database (`enter` keeps it, `escape` clears it) |
 | `c` `w` `i` | open critical / warning / info recommendations |
 | `x` | dead runs |
@@ -24,8 +26,8 @@ HELP = f"""\
 | `space` | pause or resume the live refresh |
 | `r` | refresh now |
 | `+` / `-` | refresh less / more often |
-| `enter` | a recommendation's or detection's evidence and chart |
-| `a` / `d` | acknowledge / dismiss the recommendation (asks first) |
+| `enter` | a recommendation's or detection's evidence, chart and history |
+| `a` / `d` | acknowledge / dismiss the recommendation (asks for a comment; `escape` cancels) |
 | `escape` | back |
 | `q` | quit (on this or the detail screen: back) |
 
@@ -38,6 +40,8 @@ failure; `↺n` = requeued n times from a dead worker or an expired lease.
 **Streams**: *silent* when the newest event is older than
 {statements.SILENCE_SECONDS / 60:g} minutes; *replaying* while a replay re-reads it;
 a lag of `{statements.LAG_CAP}+` means at least that many events wait.
+**Flood** (the red banner): more than {FLOOD_START} findings in the last 10 minutes
+start one, fewer than {FLOOD_END} in a 10-minute window end it (EEMUA 191).
 """
 
 
