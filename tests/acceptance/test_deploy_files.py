@@ -590,8 +590,19 @@ def metric_names(expr: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def exported() -> set[str]:
-    """Every sample name sentinel.metrics exports (…_total, …_bucket, …_info)."""
-    return {sample.name for family in metrics.REGISTRY.collect() for sample in family.samples}
+    """Every sample name sentinel.metrics exports (…_total, …_bucket, …_info),
+    also of labelled families with no child yet (by channel: none until the
+    first delivery)."""
+    suffixes = {
+        "counter": ("_total",),
+        "histogram": ("_bucket", "_sum", "_count"),
+        "info": ("_info",),
+    }
+    names = set()
+    for family in metrics.REGISTRY.collect():
+        names |= {sample.name for sample in family.samples}
+        names |= {family.name + suffix for suffix in suffixes.get(family.type, ("",))}
+    return names
 
 
 def test_metric_name_parser() -> None:
