@@ -26,6 +26,7 @@ COMMANDS = {
     "keys": "sentinel.cli.completions:keys",
     "notifications": "sentinel.cli.notifications:notifications",
     "recommendations": "sentinel.cli.recommendations:recommendations",
+    "report": "sentinel.cli.report:report",
     "rules": "sentinel.cli.rules:rules",
     "run-once": "sentinel.cli.worker:run_once",
     "runs": "sentinel.cli.fleet:runs",
