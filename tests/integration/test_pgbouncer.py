@@ -28,9 +28,10 @@ def pooled_url(bouncer: pg.Bouncer, db_url: str) -> str:
 
 
 def test_pgbouncer_is_detected_and_the_setting_overrides(pooled_url: str, db_url: str) -> None:
-    with psycopg.connect(pooled_url, autocommit=True) as through, psycopg.connect(
-        db_url, autocommit=True
-    ) as direct:
+    with (
+        psycopg.connect(pooled_url, autocommit=True) as through,
+        psycopg.connect(db_url, autocommit=True) as direct,
+    ):
         assert behind_pooler(through) and not behind_pooler(direct)
     assert pgbouncer_mode(load_settings(), pooled_url)
     assert not pgbouncer_mode(load_settings(), db_url)
