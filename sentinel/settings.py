@@ -101,6 +101,13 @@ class Settings(BaseSettings):
     # A replica for the reads people make (the API's read endpoints); unset:
     # the primary.
     read_database_url: str | None = None
+    # The direct URL of each worker's one session connection (liveness lock,
+    # sweep turn, LISTEN) when SENTINEL_DATABASE_URL goes through PgBouncer;
+    # unset: SENTINEL_DATABASE_URL.
+    session_database_url: str | None = None
+    # No server-side prepared statements on the pool (PgBouncer in transaction
+    # mode); unset: detected on SENTINEL_DATABASE_URL.
+    pgbouncer: bool | None = None
     # `sentinel api`: where it listens, and what its webhooks are checked with.
     api_host: str = "127.0.0.1"
     api_port: int = Field(8080, ge=1, le=65535)
@@ -154,7 +161,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("database_url", "read_database_url")
+    @field_validator("database_url", "read_database_url", "session_database_url")
     @classmethod
     def _database_url(cls, value: str | None) -> str | None:
         if value:

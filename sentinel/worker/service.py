@@ -27,7 +27,7 @@ import psycopg_pool
 
 from sentinel import logs, metrics
 from sentinel.completions.dsse import Signer
-from sentinel.db.connect import make_pool
+from sentinel.db.connect import make_pool, session_url
 from sentinel.errors import RegistrationRefused, first_line
 from sentinel.registration.heartbeat import DB_ERRORS, Heartbeat
 from sentinel.registration.registrar import Registration
@@ -46,6 +46,18 @@ from sentinel.worker.runner import PassRunner
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0  # NOTIFY is only a hint: poll for due runs this often too
+
+# The pool serves what runs at once and no more: the passes (one connection
+# each while they read or commit), the loop (settle, plan, claim) and the
+# heartbeat thread (beat, sweep). The session connection (liveness lock,
+# sweep turn, LISTEN) is apart: a worker holds at most this plus one.
+POOL_BEYOND_PASSES = 2
+
+
+def pool_size(settings: Settings) -> int:
+    # The notifier's thread holds one more, briefly, between its deliveries.
+    notifier = 1 if settings.notifications.enabled else 0
+    return settings.max_concurrent_runs + POOL_BEYOND_PASSES + notifier
 
 
 @dataclass
@@ -74,8 +86,8 @@ class Services:
     planner: Planner
     executor: Executor
     maintenance: Maintenance
-    alarms: AlarmGauges | None = None  # with /metrics only
     notifier: Notifier | None = None
+    alarms: AlarmGauges | None = None  # with /metrics only
 
 
 class WorkerService:
@@ -113,11 +125,9 @@ class WorkerService:
         check_channels(settings.notifications)
         capacity = settings.max_concurrent_runs
         pool = self._pool or make_pool(
-            self.url,
-            max_size=capacity + 3 + (1 if settings.notifications.enabled else 0),  # + the notifier
-            name=self.name,
+            self.url, max_size=pool_size(settings), name=self.name, pgbouncer=settings.pgbouncer
         )
-        registration = Registration(settings, self.url, pool, name=self.name)
+        registration = Registration(settings, session_url(settings, self.url), pool, name=self.name)
         worker_id = registration.register()
         metrics.WORKER_INFO.info(
             {"name": self.name, "role": settings.worker_role.value, "version": _version()}
@@ -181,7 +191,9 @@ class WorkerService:
         heartbeat.start()
         if self._services.notifier is not None:
             self._services.notifier.start()
-        self._services.listener.start()
+        # The listener LISTENs on the session connection, not one of its own.
+        registration.session.subscribe(self._services.listener)
+        registration.session.start()
         log.info(
             "worker started",
             extra={
@@ -208,12 +220,11 @@ class WorkerService:
         if parts.notifier is not None:
             parts.notifier.stop()  # a delivery cut short is sent again by another worker
         parts.heartbeat.stop()
-        parts.listener.stop()
         try:
             parts.registration.deregister()
         except DB_ERRORS as exc:
             log.warning("could not deregister", extra={"error": first_line(exc)})
-            parts.registration.lock.release()
+        parts.registration.session.stop()  # the lock and LISTEN end with it
         parts.executor.close()
         if self._own_pool:
             parts.pool.close()

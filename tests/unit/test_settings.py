@@ -26,6 +26,8 @@ BAD_VALUES: dict[str, list[str]] = {
     "rules_path": ["/nonexistent/pack.yaml"],
     "metrics_port": ["70000", "-1", "http"],
     "read_database_url": ["not a url", "postgresql://u:pw@h/x?bogus=1"],
+    "session_database_url": ["not a url", "postgresql://u:pw@h/x?bogus=1"],
+    "pgbouncer": ["maybe", "2"],
     "api_host": ["", "  "],
     "api_port": ["0", "70000", "http"],
     "github_webhook_secret": ["  "],
