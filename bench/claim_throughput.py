@@ -1,18 +1,29 @@
 """No-op runs per second through Sentinel's plan → claim → complete, with 1, 2
-and 4 worker processes, against a bare `UPDATE … WHERE id IN (SELECT … FOR
-UPDATE SKIP LOCKED LIMIT n)` loop on the same database at the same batch size.
+and 4 worker processes, at a worker's default capacity (4) and at batch 10,
+against a bare `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT
+n)` loop at the same batch, and against pgqueuer (drain mode, batch 10, its
+default durable tables, psycopg's async driver) — all on the same database
+in the same run, alternating, several rounds, medians.
 
-Prints a table and ends with `ratio=<sentinel / bare>` (higher is better;
-target ≥ 0.7). Uses SENTINEL_DATABASE_URL, or a throwaway embedded Postgres.
+Prints a table, Sentinel / pgqueuer at batch 10 (target ≥ 1.5), and ends with
+`ratio=<sentinel / bare at the same batch>` (median over the rows; higher is
+better; target ≥ 0.7). pgqueuer is a bench-only extra: `pip install -e
+".[bench]"` (without it, its rows are skipped). Uses SENTINEL_DATABASE_URL,
+or a throwaway embedded Postgres.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import importlib.util
 import multiprocessing
 import statistics
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +31,13 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import throwaway_database
+from bench.common import print_table, throwaway_database
 from sentinel.findings.models import Counts
 from sentinel.worker.store import RunStore
 
-BATCH = 4
+DEFAULT_BATCH = 4  # SENTINEL_MAX_CONCURRENT_RUNS: what a worker claims at once
+BATCHES = (DEFAULT_BATCH, 10)
+PGQUEUER_BATCH = 10
 LEASE = 30.0
 
 
@@ -55,11 +68,11 @@ def _bare_plan(url: str) -> None:
         conn.execute("ANALYZE run")
 
 
-def _sentinel_worker(url: str, worker_id: int) -> None:
+def _sentinel_worker(url: str, worker_id: int, batch: int) -> None:
     """Claim a batch, complete each run through the fenced path."""
     with psycopg.connect(url, autocommit=True) as conn:
         store = RunStore(conn)
-        while claims := store.claim(worker_id, BATCH, LEASE):
+        while claims := store.claim(worker_id, batch, LEASE):
             for claim in claims:  # what a pass with nothing to report commits
                 store.complete(
                     claim,
@@ -73,7 +86,7 @@ def _sentinel_worker(url: str, worker_id: int) -> None:
                 )
 
 
-def _bare_worker(url: str, worker_id: int) -> None:
+def _bare_worker(url: str, worker_id: int, batch: int) -> None:
     """The floor: claim with a bare UPDATE, finish each run."""
     with psycopg.connect(url, autocommit=True) as conn:
         while True:
@@ -83,7 +96,7 @@ def _bare_worker(url: str, worker_id: int) -> None:
                     "UPDATE run SET status = 'running', lease_owner = %s WHERE id IN ("
                     "SELECT id FROM run WHERE status = 'queued' ORDER BY id LIMIT %s "
                     "FOR UPDATE SKIP LOCKED) RETURNING id",
-                    [worker_id, BATCH],
+                    [worker_id, batch],
                 ).fetchall()
             ]
             if not ids:
@@ -92,19 +105,109 @@ def _bare_worker(url: str, worker_id: int) -> None:
                 conn.execute("UPDATE run SET status = 'succeeded' WHERE id = %s", [run_id])
 
 
-def _measure(url: str, plan: Any, target: Any, processes: int, runs: int) -> float:
+def _pgqueuer_install(url: str) -> None:
+    async def install() -> None:
+        from pgqueuer import Queries
+
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            queries = Queries.from_psycopg_connection(conn)
+            if not await queries.schema_is_installed():
+                await queries.install()
+
+    asyncio.run(install())
+
+
+def _pgqueuer_plan(url: str, runs: int) -> None:
+    """Enqueue the jobs in one statement, as `plan` inserts the runs."""
+
+    async def enqueue() -> None:
+        from pgqueuer import Queries
+
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            await Queries.from_psycopg_connection(conn).enqueue(
+                ["noop"] * runs, [None] * runs, [0] * runs
+            )
+
+    asyncio.run(enqueue())
+
+
+def _pgqueuer_worker(url: str, worker_id: int, batch: int) -> None:
+    """A pgqueuer consumer in drain mode: exits once the queue is empty."""
+
+    async def consume() -> None:
+        from pgqueuer import Queries, QueueManager
+        from pgqueuer.types import QueueExecutionMode
+
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            qm = QueueManager(Queries.from_psycopg_connection(conn))
+
+            @qm.entrypoint("noop")
+            async def noop(job: Any) -> None:
+                return None
+
+            await qm.run(
+                batch_size=batch,
+                mode=QueueExecutionMode.drain,
+                dequeue_timeout=timedelta(seconds=1),
+            )
+
+    asyncio.run(consume())
+
+
+def _pgqueuer_left(conn: psycopg.Connection) -> int:
+    """Jobs not yet done: a finished job leaves the queue table when its
+    completion is committed (pgqueuer buffers those, a batch at a time)."""
+    row = conn.execute("SELECT count(*) FROM pgqueuer").fetchone()
+    return int(row[0]) if row else 0
+
+
+@dataclass(frozen=True)
+class System:
+    name: str
+    reset: Callable[[str, int], None]
+    plan: Callable[[str, int], None]
+    worker: Callable[[str, int, int], None]
+    left: Callable[[psycopg.Connection], int]
+
+
+def _runs_left(conn: psycopg.Connection) -> int:
+    row = conn.execute("SELECT count(*) FROM run WHERE status <> 'succeeded'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _pgqueuer_reset(url: str, runs: int) -> None:
     _reset(url, runs)
-    procs = [multiprocessing.Process(target=target, args=(url, i + 1)) for i in range(processes)]
-    started = time.perf_counter()
-    plan(url)
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join()
-    elapsed = time.perf_counter() - started
-    with psycopg.connect(url) as conn:
-        done = conn.execute("SELECT count(*) FROM run WHERE status = 'succeeded'").fetchone()
-    assert done == (runs,), f"{done} of {runs} runs finished"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("TRUNCATE pgqueuer, pgqueuer_log, pgqueuer_statistics")
+
+
+SENTINEL = System(
+    "sentinel", _reset, lambda url, runs: _sentinel_plan(url), _sentinel_worker, _runs_left
+)
+BARE = System("bare loop", _reset, lambda url, runs: _bare_plan(url), _bare_worker, _runs_left)
+PGQUEUER = System("pgqueuer", _pgqueuer_reset, _pgqueuer_plan, _pgqueuer_worker, _pgqueuer_left)
+
+
+def _measure(url: str, system: System, processes: int, runs: int, batch: int) -> float:
+    system.reset(url, runs)
+    procs = [
+        multiprocessing.Process(target=system.worker, args=(url, i + 1, batch))
+        for i in range(processes)
+    ]
+    with psycopg.connect(url, autocommit=True) as conn:
+        started = time.perf_counter()
+        system.plan(url, runs)
+        for p in procs:
+            p.start()
+        # Until the last completion is committed, not until the processes
+        # exit: pgqueuer's drain mode takes seconds to shut down.
+        while system.left(conn):
+            time.sleep(0.002)
+        elapsed = time.perf_counter() - started
+        for p in procs:
+            p.join()
+        left = system.left(conn)
+    assert left == 0, f"{system.name}: {left} of {runs} runs left"
     return runs / elapsed
 
 
@@ -113,21 +216,60 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    with_pgqueuer = importlib.util.find_spec("pgqueuer") is not None
+    if not with_pgqueuer:
+        print("pgqueuer is not installed (pip install -e '.[bench]'): its rows are skipped")
     with throwaway_database() as url:
+        if with_pgqueuer:
+            _pgqueuer_install(url)
         rows = []
         ratios = []
+        versus_pgqueuer = []
         for processes in (1, 2, 4):
-            ours, bare = [], []
-            for _ in range(args.rounds):  # alternate to share the machine's noise
-                ours.append(_measure(url, _sentinel_plan, _sentinel_worker, processes, args.runs))
-                bare.append(_measure(url, _bare_plan, _bare_worker, processes, args.runs))
-            o, b = statistics.median(ours), statistics.median(bare)
-            ratios.append(o / b)
-            rows.append((processes, o, b, o / b))
-        print(f"{'workers':>7}  {'sentinel runs/s':>15}  {'bare runs/s':>11}  {'ratio':>5}")
-        for processes, o, b, r in rows:
-            print(f"{processes:>7}  {o:>15.0f}  {b:>11.0f}  {r:>5.2f}")
-        print(f"batch={BATCH} runs={args.runs} rounds={args.rounds}")
+            for batch in BATCHES:
+                systems = [SENTINEL, BARE]
+                if with_pgqueuer and batch == PGQUEUER_BATCH:
+                    systems.append(PGQUEUER)
+                rates: dict[str, list[float]] = {s.name: [] for s in systems}
+                for _ in range(args.rounds):  # alternate to share the machine's noise
+                    for system in systems:
+                        rates[system.name].append(
+                            _measure(url, system, processes, args.runs, batch)
+                        )
+                o, b = statistics.median(rates["sentinel"]), statistics.median(rates["bare loop"])
+                q = statistics.median(rates["pgqueuer"]) if "pgqueuer" in rates else None
+                ratios.append(o / b)
+                if q is not None:
+                    versus_pgqueuer.append(o / q)
+                rows.append(
+                    [
+                        processes,
+                        batch,
+                        o,
+                        b,
+                        "" if q is None else q,
+                        f"{o / b:.2f}",
+                        "" if q is None else f"{o / q:.2f}",
+                    ]
+                )
+        print_table(
+            [
+                "workers",
+                "batch",
+                "sentinel runs/s",
+                "bare runs/s",
+                "pgqueuer jobs/s",
+                "vs bare",
+                "vs pgqueuer",
+            ],
+            rows,
+        )
+        print(f"runs={args.runs} rounds={args.rounds}")
+        if versus_pgqueuer:
+            print(
+                f"sentinel / pgqueuer at batch {PGQUEUER_BATCH}: "
+                f"{statistics.median(versus_pgqueuer):.3f} (median over 1, 2, 4 workers)"
+            )
         print(f"ratio={statistics.median(ratios):.3f}")
 
 
