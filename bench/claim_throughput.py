@@ -41,6 +41,18 @@ PGQUEUER_BATCH = 10
 LEASE = 30.0
 
 
+class Go:
+    """Workers connect, then wait here until the jobs are planned."""
+
+    def __init__(self, processes: int) -> None:
+        self.ready = multiprocessing.Barrier(processes + 1)
+        self.start = multiprocessing.Event()
+
+    def wait(self) -> None:
+        self.ready.wait()
+        self.start.wait()
+
+
 def _reset(url: str, runs: int) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("TRUNCATE run, stream, worker RESTART IDENTITY CASCADE")
@@ -68,10 +80,11 @@ def _bare_plan(url: str) -> None:
         conn.execute("ANALYZE run")
 
 
-def _sentinel_worker(url: str, worker_id: int, batch: int) -> None:
+def _sentinel_worker(url: str, worker_id: int, batch: int, go: Go) -> None:
     """Claim a batch, complete each run through the fenced path."""
     with psycopg.connect(url, autocommit=True) as conn:
         store = RunStore(conn)
+        go.wait()
         while claims := store.claim(worker_id, batch, LEASE):
             for claim in claims:  # what a pass with nothing to report commits
                 store.complete(
@@ -86,9 +99,10 @@ def _sentinel_worker(url: str, worker_id: int, batch: int) -> None:
                 )
 
 
-def _bare_worker(url: str, worker_id: int, batch: int) -> None:
+def _bare_worker(url: str, worker_id: int, batch: int, go: Go) -> None:
     """The floor: claim with a bare UPDATE, finish each run."""
     with psycopg.connect(url, autocommit=True) as conn:
+        go.wait()
         while True:
             ids = [
                 r[0]
@@ -131,11 +145,11 @@ def _pgqueuer_plan(url: str, runs: int) -> None:
     asyncio.run(enqueue())
 
 
-def _pgqueuer_worker(url: str, worker_id: int, batch: int) -> None:
+def _pgqueuer_worker(url: str, worker_id: int, batch: int, go: Go) -> None:
     """A pgqueuer consumer in drain mode: exits once the queue is empty."""
 
     async def consume() -> None:
-        from pgqueuer import Queries, QueueManager
+        from pgqueuer import Queries, QueueManager  # imported by main() before the fork
         from pgqueuer.types import QueueExecutionMode
 
         async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
@@ -145,6 +159,7 @@ def _pgqueuer_worker(url: str, worker_id: int, batch: int) -> None:
             async def noop(job: Any) -> None:
                 return None
 
+            go.wait()
             await qm.run(
                 batch_size=batch,
                 mode=QueueExecutionMode.drain,
@@ -166,7 +181,7 @@ class System:
     name: str
     reset: Callable[[str, int], None]
     plan: Callable[[str, int], None]
-    worker: Callable[[str, int, int], None]
+    worker: Callable[[str, int, int, Go], None]
     left: Callable[[psycopg.Connection], int]
 
 
@@ -190,15 +205,18 @@ PGQUEUER = System("pgqueuer", _pgqueuer_reset, _pgqueuer_plan, _pgqueuer_worker,
 
 def _measure(url: str, system: System, processes: int, runs: int, batch: int) -> float:
     system.reset(url, runs)
+    go = Go(processes)
     procs = [
-        multiprocessing.Process(target=system.worker, args=(url, i + 1, batch))
+        multiprocessing.Process(target=system.worker, args=(url, i + 1, batch, go))
         for i in range(processes)
     ]
     with psycopg.connect(url, autocommit=True) as conn:
-        started = time.perf_counter()
-        system.plan(url, runs)
         for p in procs:
             p.start()
+        go.ready.wait()  # every worker started and connected: no start-up timed
+        started = time.perf_counter()
+        system.plan(url, runs)
+        go.start.set()
         # Until the last completion is committed, not until the processes
         # exit: pgqueuer's drain mode takes seconds to shut down.
         while system.left(conn):
@@ -217,6 +235,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     with_pgqueuer = importlib.util.find_spec("pgqueuer") is not None
+    if with_pgqueuer:
+        importlib.import_module("pgqueuer.qm")  # the forked workers inherit it
     if not with_pgqueuer:
         print("pgqueuer is not installed (pip install -e '.[bench]'): its rows are skipped")
     with throwaway_database() as url:
