@@ -32,9 +32,12 @@ from sentinel.errors import DatabaseUnavailable
 from sentinel.tui import messages
 from sentinel.tui.schedule import Schedule
 from sentinel.tui.screens.alarms import AlarmsScreen
+from sentinel.tui.screens.confirm import ConfirmScreen
 from sentinel.tui.screens.detail import DetailScreen
 from sentinel.tui.screens.help import HelpScreen
 from sentinel.tui.screens.review import ReviewScreen
+from sentinel.tui.screens.shelve import ShelveRequest, ShelveScreen
+from sentinel.tui.screens.shelves import ShelvesScreen
 from sentinel.tui.source import Source
 from sentinel.tui.widgets.detections import DetectionsTable
 from sentinel.tui.widgets.fleet import FleetTable, Thresholds
@@ -73,6 +76,7 @@ class SentinelApp(App[None]):
         Binding("4", "view('recommendations')", "Recs"),
         Binding("5", "view('detections')", "Detections"),
         Binding("6", "alarms", "Alarms"),
+        Binding("7", "shelves", "Shelves"),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("s", "sort", "Sort"),
         Binding("space", "pause", "Pause"),
@@ -454,6 +458,63 @@ class SentinelApp(App[None]):
                 self._write(lambda source: write(source, comment or None), recommendation_id)
 
         self.push_screen(ReviewScreen(verb, recommendation_id, self.source.actor), answered)
+
+    # ---- shelving -------------------------------------------------------------
+
+    def action_shelves(self) -> None:
+        self.push_screen(ShelvesScreen())
+
+    def on_shelves_requested(self, message: messages.ShelvesRequested) -> None:
+        self._load_shelves(message.reply_to)
+
+    @work(thread=True, group="shelves", exit_on_error=False)
+    def _load_shelves(self, reply_to: MessagePump) -> None:
+        try:
+            found = self.source.shelves()
+        except Exception as exc:
+            reply_to.post_message(messages.ShelvesFailed(str(exc)))
+        else:
+            reply_to.post_message(messages.ShelvesLoaded(found))
+
+    def action_shelve(self) -> None:
+        item = self.table(View.RECOMMENDATIONS).cursor_item()
+        if self.view == View.RECOMMENDATIONS and item is not None:
+            self.request_shelve(item.stream, item.rule)
+
+    def on_shelve_requested(self, message: messages.ShelveRequested) -> None:
+        self.request_shelve(message.stream, message.rule)
+
+    def request_shelve(self, stream: str, rule: str | None) -> None:
+        """Ask for the globs (prefilled), how long and why, then shelve."""
+        if self._refused("shelving"):
+            return
+
+        def write(source: Source, request: ShelveRequest) -> str:
+            shelf = source.shelve(
+                request.stream_glob, request.rule_glob, request.for_seconds, request.reason
+            )
+            return f"shelf {shelf.id}: {request.describe()}"
+
+        def answered(request: ShelveRequest | None) -> None:
+            if request is not None:
+                self._write(lambda source: write(source, request))
+
+        self.push_screen(ShelveScreen(stream, rule, self.source.actor), answered)
+
+    def on_unshelve_requested(self, message: messages.UnshelveRequested) -> None:
+        if self._refused("unshelving"):
+            return
+        shelf_id = message.shelf_id
+        question = (
+            f"Unshelve shelf {shelf_id} ({message.stream_glob}) as {self.source.actor}? "
+            "Its still-active findings become unacknowledged."
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._write(lambda source: f"shelf {source.unshelve(shelf_id).id} unshelved")
+
+        self.push_screen(ConfirmScreen(question), answered)
 
     def _refused(self, what: str) -> bool:
         """--readonly refuses every write, saying so."""

@@ -9,7 +9,7 @@ from textual.message_pump import MessagePump
 
 from sentinel.tui.source import Snapshot
 from sentinel.views.alarms import AlarmReport
-from sentinel.views.rows import Detail, JournalRow
+from sentinel.views.rows import Detail, JournalRow, ShelfRow
 
 
 class Refreshed(Message):
@@ -69,6 +69,46 @@ class ReviewRequested(Message):
         super().__init__()
         self.recommendation_id = recommendation_id
         self.verb = verb
+
+
+class ShelveRequested(Message):
+    """A screen asks the app to shelve what a finding's stream and rule match
+    (the app asks for the globs, the duration and the reason first)."""
+
+    def __init__(self, stream: str, rule: str | None) -> None:
+        super().__init__()
+        self.stream = stream
+        self.rule = rule
+
+
+class UnshelveRequested(Message):
+    """A screen asks the app to end a shelf (it confirms first)."""
+
+    def __init__(self, shelf_id: int, stream_glob: str) -> None:
+        super().__init__()
+        self.shelf_id = shelf_id
+        self.stream_glob = stream_glob
+
+
+class ShelvesRequested(Message):
+    """A screen wants the live shelves; the answer (ShelvesLoaded or
+    ShelvesFailed) is posted to `reply_to`."""
+
+    def __init__(self, reply_to: MessagePump) -> None:
+        super().__init__()
+        self.reply_to = reply_to
+
+
+class ShelvesLoaded(Message, bubble=False):
+    def __init__(self, shelves: tuple[ShelfRow, ...]) -> None:
+        super().__init__()
+        self.shelves = shelves
+
+
+class ShelvesFailed(Message, bubble=False):
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
 
 
 class Changed(Message, bubble=False):

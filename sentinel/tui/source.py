@@ -20,10 +20,11 @@ import psycopg
 from sentinel.db import connect as db_connect
 from sentinel.errors import DatabaseUnavailable
 from sentinel.findings import review
+from sentinel.findings import shelves as shelving
 from sentinel.views import alarms, filters
 from sentinel.views.alarms import AlarmReport
 from sentinel.views.read import Views
-from sentinel.views.rows import Detail, JournalRow, Summary
+from sentinel.views.rows import Detail, JournalRow, ShelfRow, Summary
 from sentinel.views.statements import COUNT_CAP, View
 
 STATEMENT_TIMEOUT_MS = 10_000
@@ -137,6 +138,10 @@ class Source:
         the app reads it once a minute, not at every refresh)."""
         return self._read(lambda views: alarms.read(views.conn, since=since, now=views.now))
 
+    def shelves(self) -> tuple[ShelfRow, ...]:
+        """The live shelves, expiring soonest first."""
+        return self._read(lambda views: views.shelves())
+
     # ---- the writes ---------------------------------------------------------
 
     def acknowledge(self, recommendation_id: int, comment: str | None = None) -> review.Reviewed:
@@ -149,6 +154,29 @@ class Source:
     def dismiss(self, recommendation_id: int, comment: str | None = None) -> review.Reviewed:
         return self._write(
             lambda conn: review.dismiss(conn, recommendation_id, actor=self.actor, comment=comment)
+        )
+
+    def shelve(
+        self, stream_glob: str, rule_glob: str | None, for_seconds: float, reason: str
+    ) -> shelving.Shelf:
+        """A shelf from now (the pinned clock, if any) for `for_seconds`."""
+        return self._write(
+            lambda conn: shelving.shelve(
+                conn,
+                stream_glob=stream_glob,
+                rule_glob=rule_glob,
+                for_seconds=for_seconds,
+                reason=reason,
+                actor=self.actor,
+                now=self.now,
+            )
+        )
+
+    def unshelve(self, shelf_id: int, comment: str | None = None) -> shelving.Shelf:
+        return self._write(
+            lambda conn: shelving.unshelve(
+                conn, shelf_id, actor=self.actor, comment=comment, now=self.now
+            )
         )
 
     def _write(self, write: Callable[[psycopg.Connection], T]) -> T:

@@ -1,9 +1,9 @@
 """A detection with its evidence, a chart of the triggering window and its
 journal (every change of its state: when, who, from, to, why).
 
-It asks the app for the detection and for reviews by messages
-(`DetailRequested`, `ReviewRequested`) and reloads on `Changed`; it knows
-nothing of the app."""
+It asks the app for the detection, for reviews and for a shelf by messages
+(`DetailRequested`, `ReviewRequested`, `ShelveRequested`) and reloads on
+`Changed`; it knows nothing of the app."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ class DetailScreen(Screen[None]):
         Binding("escape,q", "back", "Back"),
         Binding("a", "review('acknowledge')", "Ack"),
         Binding("d", "review('dismiss')", "Dismiss"),
+        Binding("S", "shelve", "Shelve"),
         Binding("r", "reload", "Reload"),
     ]
 
@@ -94,6 +95,10 @@ class DetailScreen(Screen[None]):
             self.notify("this detection has no recommendation", severity="warning")
             return
         self.post_message(messages.ReviewRequested(self.detail.recommendation_id, verb))
+
+    def action_shelve(self) -> None:
+        if self.detail is not None:
+            self.post_message(messages.ShelveRequested(self.detail.stream, self.detail.rule))
 
     # ---- text -------------------------------------------------------------
 

@@ -18,6 +18,7 @@ HELP = f"""\
 |---|---|
 | `1`…`5` | Fleet, Runs, Streams, Recommendations, Detections |
 | `6` | Alarms: alarm-system health, floods on a time axis (`p`: another period) |
+| `7` | Shelves: the live ones (`u` unshelves, after a confirmation) |
 | `/` | filter the view, in the database (`enter` keeps it, `escape` clears it) |
 | `c` `w` `i` | open critical / warning / info recommendations |
 | `x` | dead runs |
@@ -28,6 +29,7 @@ HELP = f"""\
 | `+` / `-` | refresh less / more often |
 | `enter` | a recommendation's or detection's evidence, chart and history |
 | `a` / `d` | acknowledge / dismiss the recommendation (asks for a comment; `escape` cancels) |
+| `S` | shelve what its stream and rule match (asks for the globs, how long and why) |
 | `escape` | back |
 | `q` | quit (on this or the detail screen: back) |
 

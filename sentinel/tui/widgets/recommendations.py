@@ -1,6 +1,7 @@
 """4 Recommendations: open first, by severity, each with its combined state
 (active or cleared, and the review); enter for the evidence, `a`
-acknowledges and `d` dismisses (after a confirmation)."""
+acknowledges and `d` dismisses (asking for a comment), `S` shelves what its
+stream and rule match (asking for how long and why)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class RecommendationsTable(LiveTable):
         Binding("enter", "select_cursor", "Evidence"),
         Binding("a", "app.review('acknowledge')", "Ack"),
         Binding("d", "app.review('dismiss')", "Dismiss"),
+        Binding("S", "app.shelve", "Shelve"),
     ]
     COLUMNS = (
         Column("id", "id"),
