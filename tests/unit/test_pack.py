@@ -45,6 +45,7 @@ def test_bundled_pack_loads_with_every_kind() -> None:
         "flatline",
         "silence",
         "count",
+        "run",
     }
     assert {r.severity for r in pack.rules} == {"info", "warning", "critical"}
     assert packs.check_path(SAMPLE) == []
