@@ -18,7 +18,10 @@ ways, both answering exactly what `re.search` would:
   search may take at most MATCH_TIMEOUT seconds (less when the rule's pass
   budget has less left); past it the search raises PatternTimeout, which the
   engine records as a Problem of that event. `sentinel rules check` warns
-  about these patterns (`linear_reason`).
+  about these patterns (`linear_reason`). Its `\\d \\s \\w` are written
+  out as Python's sets first (`_python_categories`); its `\\b` still follows
+  its own, newer Unicode word characters (they differ from `re`'s only on
+  marks and a few digits and symbols outside ASCII).
 
 One module: which engine runs a pattern is decided by the RE2 translation
 itself, so the choice and the translation are read together.
@@ -113,7 +116,7 @@ def _bounded(pattern: str) -> Callable[[str], bool]:
     import regex
 
     try:
-        compiled = regex.compile(pattern, flags=regex.VERSION0)
+        compiled = regex.compile(_python_categories(pattern), flags=regex.VERSION0)
     except regex.error:  # valid for re, not for regex: nothing can bound it
         plain = re.compile(pattern).search
         return lambda text: plain(text) is not None
@@ -134,6 +137,63 @@ def _bounded(pattern: str) -> Callable[[str], bool]:
             ) from None
 
     return search
+
+
+_CATEGORIES: Final = {
+    "d": sre.CATEGORY_DIGIT, "D": sre.CATEGORY_NOT_DIGIT,
+    "s": sre.CATEGORY_SPACE, "S": sre.CATEGORY_NOT_SPACE,
+    "w": sre.CATEGORY_WORD, "W": sre.CATEGORY_NOT_WORD,
+}  # fmt: skip
+
+
+def _python_categories(pattern: str) -> str:
+    """The pattern with each \\d \\s \\w (and negation) written out as the
+    characters Python's `re` gives it: the `regex` module reads them by a
+    newer Unicode (\\s without U+001C..U+001F, \\w with marks and digits
+    `re` leaves out). A pattern in verbose mode, whose comments may hold
+    brackets, is left as it is."""
+    flags = sre_parse.parse(pattern).state.flags
+    if flags & sre.SRE_FLAG_VERBOSE or not re.search(r"\\[dDsSwW]", pattern):
+        return pattern
+    ascii_only = flags & sre.SRE_FLAG_ASCII
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            escaped = pattern[i + 1]
+            category = _CATEGORIES.get(escaped)
+            if category is None:
+                out.append(pattern[i : i + 2])
+            else:
+                spans = _regex_spans(_category_spans(category, ascii_only))
+                out.append(spans if in_class else f"[{spans}]")
+            i += 2
+            continue
+        if c == "[" and not in_class:
+            in_class = True
+            out.append(c)
+            i += 1
+            if pattern.startswith("^", i):  # a ']' right after '[' or '[^' is literal
+                out.append("^")
+                i += 1
+            if pattern.startswith("]", i):
+                out.append("]")
+                i += 1
+            continue
+        if c == "]" and in_class:
+            in_class = False
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _regex_spans(spans: Iterable[tuple[int, int]]) -> str:
+    def char(c: int) -> str:
+        return f"\\U{c:08x}"
+
+    return "".join(char(lo) if lo == hi else f"{char(lo)}-{char(hi)}" for lo, hi in spans)
 
 
 # -- translation ----------------------------------------------------------------

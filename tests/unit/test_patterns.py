@@ -144,3 +144,19 @@ def test_matches_agrees_with_re_search(pattern: str, text: str) -> None:
 def test_a_case_insensitive_ascii_pattern_runs_in_linear_time(pattern: str, text: str) -> None:
     if not any(ord(c) > 0x7F for c in pattern):
         assert patterns.compile_pattern(pattern).linear, pattern
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text"),
+    [
+        (r"(?i)(?:[^\s].|(a)(aaaé)a)", "\x1c0"),  # found by hypothesis: re's \s has U+001C
+        (r"(a)\1|^\s$", "\x1f"),
+        (r"(?=x)|^\w$", "\u0300"),  # a combining mark: not in re's \w
+        (r"(?<=a)|^[\W]$", "\u0300"),
+        (r"(?<=a)|^\d$", "\U00010d40"),  # a digit of a newer Unicode than re's
+    ],
+)
+def test_a_time_bounded_pattern_reads_classes_as_re_does(pattern: str, text: str) -> None:
+    compiled = patterns.compile_pattern(pattern)
+    assert not compiled.linear
+    assert compiled.search(text) == (re.search(pattern, text) is not None)
