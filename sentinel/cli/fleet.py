@@ -34,7 +34,7 @@ def workers_list(ctx: CliContext, role: str | None, status: str | None, json_out
     from sentinel.views import filters
     from sentinel.views.read import Views
 
-    with connection(ctx.url) as conn:
+    with connection(ctx.read_url) as conn:
         rows = Views(conn).workers(filters.where(role=role, status=status), limit=None)
     render.echo_rows(
         rows,
@@ -95,7 +95,7 @@ def runs_list(
     from sentinel.views.read import Views
 
     flt = filters.where(status=status, stream=stream)
-    with connection(ctx.url) as conn:
+    with connection(ctx.read_url) as conn:
         rows = Views(conn).runs(flt, limit=limit + 1, show_empty=True, active_first=False)
     render.notice_limit(rows, limit, "run(s)")
     render.echo_rows(

@@ -27,7 +27,7 @@ def list_(ctx: CliContext, statuses: tuple[str, ...], limit: int, json_output: b
     from sentinel.db.connect import connection
     from sentinel.views.read import Views
 
-    with connection(ctx.url) as conn:
+    with connection(ctx.read_url) as conn:
         rows = Views(conn).notifications(statuses, limit=limit + 1)
     render.notice_limit(rows, limit, "notification(s)")
     render.echo_rows(

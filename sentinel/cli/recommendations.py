@@ -56,7 +56,7 @@ def list_(
     from sentinel.views.read import Views
 
     flt = filters.where(status=status, state=state, severity=severity, stream=stream)
-    with connection(ctx.url) as conn:
+    with connection(ctx.read_url) as conn:
         rows = Views(conn).latest_recommendations(flt, limit=limit + 1)
     render.notice_limit(rows, limit, "recommendation(s)")
     render.echo_rows(
@@ -120,7 +120,7 @@ def history(ctx: CliContext, recommendation_id: int, json_output: bool) -> None:
     from sentinel.db.connect import connection
     from sentinel.views.read import Views
 
-    with connection(ctx.url) as conn:
+    with connection(ctx.read_url) as conn:
         found = Views(conn).history(recommendation_id)
     if found is None:
         raise InputError(f"no recommendation with id {recommendation_id}")

@@ -44,7 +44,7 @@ def alarms(ctx: CliContext, since: str, stream: str | None, json_output: bool) -
     from sentinel.db.connect import connection
     from sentinel.views import alarms as report_of
 
-    with connection(ctx.url) as conn:
+    with connection(ctx.read_url) as conn:
         found = report_of.read(conn, since=period, stream=stream)
     if json_output:
         click.echo(json.dumps(dataclasses.asdict(found), default=_json_default, indent=2))

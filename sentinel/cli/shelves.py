@@ -83,7 +83,7 @@ def list_(ctx: CliContext, everything: bool, limit: int, json_output: bool) -> N
     from sentinel.db.connect import connection
     from sentinel.views.read import Views
 
-    with connection(ctx.url) as conn:
+    with connection(ctx.read_url) as conn:
         rows = Views(conn).shelves(everything=everything, limit=limit)
     render.echo_rows(
         rows,

@@ -106,13 +106,15 @@ class SentinelApp(App[None]):
         listen: bool = True,
         label: str | None = None,
         actor: str | None = None,
+        read_url: str | None = None,
     ) -> None:
         super().__init__()
-        self.url = url
+        self.url = url  # the primary: writes and LISTEN (a replica has no NOTIFY)
         self.readonly = readonly
         self.schedule = Schedule(self._start_fetch, self.set_timer, interval=interval)
         self.thresholds = thresholds or Thresholds(10.0, 30.0)
-        self.source = Source(url, now=now, actor=actor)  # actor: who writes (--by)
+        # Reads from the replica when there is one (actor: who writes, --by).
+        self.source = Source(url, read_url=read_url, now=now, actor=actor)
         self.listen = listen
         self.label = label or mask_url(url)
         self.view = View.FLEET

@@ -29,17 +29,22 @@ def main(readonly: bool, actor: str | None, refresh: float) -> None:
     """The live dashboard: fleet, runs, streams, recommendations, detections,
     alarm-system health, shelves."""
     from sentinel.db import errors as db_errors
-    from sentinel.db.connect import database_url
+    from sentinel.db.connect import database_url, mask_url, session_url
     from sentinel.errors import SentinelError
     from sentinel.settings import load_settings
     from sentinel.tui.source import Source
 
     try:
         settings = load_settings()
-        url = database_url(
-            settings, on_start=lambda s: click.echo(f"sentinel-tui: {s.start_notice}", err=True)
+        # Direct, not through PgBouncer: the dashboard LISTENs and is one session.
+        url = session_url(
+            settings,
+            database_url(
+                settings, on_start=lambda s: click.echo(f"sentinel-tui: {s.start_notice}", err=True)
+            ),
         )
-        Source(url).ping()
+        read_url = settings.read_database_url  # a replica for the reads, if any
+        Source(url, read_url=read_url).ping()
         db_errors.require_schema(url)  # an un-migrated database: one line, not a banner
     except SentinelError as exc:
         click.echo(f"sentinel-tui: error: {exc}", err=True)
@@ -48,4 +53,12 @@ def main(readonly: bool, actor: str | None, refresh: float) -> None:
     from sentinel.tui.widgets.fleet import Thresholds
 
     thresholds = Thresholds(settings.heartbeat_interval_seconds, settings.lease_seconds)
-    SentinelApp(url, readonly=readonly, interval=refresh, thresholds=thresholds, actor=actor).run()
+    SentinelApp(
+        url,
+        readonly=readonly,
+        interval=refresh,
+        thresholds=thresholds,
+        actor=actor,
+        read_url=read_url,
+        label=mask_url(read_url) + " (replica)" if read_url else None,
+    ).run()

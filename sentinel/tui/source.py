@@ -43,13 +43,26 @@ class Snapshot:
 
 class Source:
     """A lazily (re)opened connection; a lost one is dropped and reopened on
-    the next call, so callers see `DatabaseUnavailable` and simply retry."""
+    the next call, so callers see `DatabaseUnavailable` and simply retry.
 
-    def __init__(self, url: str, *, now: datetime | None = None, actor: str | None = None) -> None:
+    With `read_url` (SENTINEL_READ_DATABASE_URL, a replica) the reads go
+    there and the writes to `url`, the primary, on a second connection opened
+    at the first write."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        read_url: str | None = None,
+        now: datetime | None = None,
+        actor: str | None = None,
+    ) -> None:
         self.url = url
+        self.read_url = read_url or url
         self.now = now
         self.actor = (actor or "").strip() or review.os_user()  # who writes
         self._conn: psycopg.Connection | None = None
+        self._primary: psycopg.Connection | None = None  # for writes, with a replica
         self._lock = threading.Lock()
 
     # ---- connection -------------------------------------------------------
@@ -59,29 +72,37 @@ class Source:
             self._drop()
 
     def _drop(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except psycopg.Error:
-                pass
-            self._conn = None
+        for conn in (self._conn, self._primary):
+            if conn is not None:
+                try:
+                    conn.close()
+                except psycopg.Error:
+                    pass
+        self._conn = self._primary = None
 
-    def _connection(self) -> psycopg.Connection:
+    def _connection(self, *, write: bool = False) -> psycopg.Connection:
+        if write and self.read_url != self.url:
+            if self._primary is None or self._primary.closed or self._primary.broken:
+                self._primary = self._open(self.url)
+            return self._primary
         if self._conn is None or self._conn.closed or self._conn.broken:
             self._drop()
-            try:
-                self._conn = psycopg.connect(
-                    self.url,
-                    autocommit=True,
-                    connect_timeout=db_connect.CONNECT_TIMEOUT,
-                    application_name="sentinel-tui",
-                    options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
-                    # never a generic plan: the filters' empty lists must fold away
-                    prepare_threshold=None,
-                )
-            except psycopg.OperationalError as exc:
-                raise db_connect.explain(exc, self.url) from exc
+            self._conn = self._open(self.read_url)
         return self._conn
+
+    def _open(self, url: str) -> psycopg.Connection:
+        try:
+            return psycopg.connect(
+                url,
+                autocommit=True,
+                connect_timeout=db_connect.CONNECT_TIMEOUT,
+                application_name="sentinel-tui",
+                options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+                # never a generic plan: the filters' empty lists must fold away
+                prepare_threshold=None,
+            )
+        except psycopg.OperationalError as exc:
+            raise db_connect.explain(exc, url) from exc
 
     def _read(self, read: Callable[[Views], T]) -> T:
         """Run reads in one read-only transaction (one `now()`)."""
@@ -180,9 +201,10 @@ class Source:
         )
 
     def _write(self, write: Callable[[psycopg.Connection], T]) -> T:
-        """One write by the dashboard's user, journaled by what it calls."""
+        """One write by the dashboard's user, journaled by what it calls
+        (always on the primary)."""
         with self._lock:
-            conn = self._connection()
+            conn = self._connection(write=True)
             try:
                 return write(conn)
             except psycopg.OperationalError as exc:

@@ -562,29 +562,6 @@ SELECT j.id, j.at, j.actor, j.from_state, j.to_state, j.comment
 -- name: recommendation_known
 SELECT EXISTS (SELECT 1 FROM recommendation WHERE id = %(recommendation_id)s) AS known
 
--- name: notifications
--- The notification outbox, newest first; `statuses` empty: every status.
-SELECT n.id, n.status::text AS status, n.kind::text AS kind, n.route, n.channel,
-       n.payload->>'severity' AS severity, n.payload->>'stream' AS stream,
-       n.payload->>'rule' AS rule, n.recommendation_id, n.attempts, n.max_attempts,
-       n.idempotency_key, n.last_error, n.created, n.not_before, n.sent_at,
-       w.name AS lease_owner
-  FROM notification n
-  LEFT JOIN worker w ON w.id = n.lease_owner
- WHERE cardinality(%(statuses)s::text[]) = 0 OR n.status::text = ANY(%(statuses)s::text[])
- ORDER BY n.id DESC
- LIMIT %(limit)s
-
--- name: completions
--- Run-completion records since a time, newest first (the envelope for
--- `completions verify`, its payload decoded by the reader).
-SELECT c.id, c.run_id, c.stream, c.fence, c.signed, c.key_id, c.created, c.envelope
-  FROM completion c
- WHERE (%(since)s::timestamptz IS NULL OR c.created >= %(since)s::timestamptz)
-   AND (%(run_id)s::bigint IS NULL OR c.run_id = %(run_id)s::bigint)
- ORDER BY c.id DESC
- LIMIT %(limit)s
-
 -- name: run_counts
 -- Runs by stored status for the API's stats: the active ones on ix_run_active,
 -- dead and failed on ix_run_failing, succeeded ones counted up to the cap; and
@@ -645,3 +622,40 @@ SELECT p.id, p.stream_glob, p.rule_glob, p.severity::text AS severity, p.reason,
  CROSS JOIN clock
   LEFT JOIN held h ON h.shelf_id = p.id
  ORDER BY p.live DESC, CASE WHEN p.live THEN p.expires_at END, p.id DESC
+
+-- name: notifications
+-- The notification outbox, newest first; `statuses` empty: every status.
+SELECT n.id, n.status::text AS status, n.kind::text AS kind, n.route, n.channel,
+       n.payload->>'severity' AS severity, n.payload->>'stream' AS stream,
+       n.payload->>'rule' AS rule, n.recommendation_id, n.attempts, n.max_attempts,
+       n.idempotency_key, n.last_error, n.created, n.not_before, n.sent_at,
+       w.name AS lease_owner
+  FROM notification n
+  LEFT JOIN worker w ON w.id = n.lease_owner
+ WHERE cardinality(%(statuses)s::text[]) = 0 OR n.status::text = ANY(%(statuses)s::text[])
+ ORDER BY n.id DESC
+ LIMIT %(limit)s
+
+-- name: completions
+-- Run-completion records since a time, newest first (the envelope for
+-- `completions verify`, its payload decoded by the reader).
+SELECT c.id, c.run_id, c.stream, c.fence, c.signed, c.key_id, c.created, c.envelope
+  FROM completion c
+ WHERE (%(since)s::timestamptz IS NULL OR c.created >= %(since)s::timestamptz)
+   AND (%(run_id)s::bigint IS NULL OR c.run_id = %(run_id)s::bigint)
+ ORDER BY c.id DESC
+ LIMIT %(limit)s
+
+-- name: replica_lag
+-- How far the server read from is behind its primary, in seconds; NULL on a
+-- primary. A standby that streams and has replayed all it received is 0: a
+-- quiet primary sends nothing, so the age of the last replayed transaction
+-- alone would show a lag where there is none. Otherwise that age it is.
+SELECT CASE
+         WHEN NOT pg_is_in_recovery() THEN NULL
+         WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()
+              AND EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming')
+           THEN 0.0
+         ELSE greatest(0.0, extract(epoch FROM clock_timestamp()
+                                         - pg_last_xact_replay_timestamp()))::float
+       END AS lag

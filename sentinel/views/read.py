@@ -54,7 +54,13 @@ class Views:
             count_cap=statements.COUNT_CAP,
             shelved=row["shelved"],
             suppressed=row["suppressed"],
+            replica_lag=self.replica_lag(),
         )
+
+    def replica_lag(self) -> float | None:
+        """Seconds behind the primary when reading a replica; None on the primary."""
+        [row] = self._all(("replica_lag", {}))
+        return None if row["lag"] is None else float(row["lag"])
 
     # ---- the lists ----------------------------------------------------------
 
@@ -69,7 +75,6 @@ class Views:
         `after` (status, name): the page past that worker."""
         page = {"after_status": after[0], "after_name": after[1]} if after else None
         return _workers(self._all(statements.rows(View.FLEET, flt, limit=limit, after=page)))
-
 
     def runs(
         self,
@@ -112,7 +117,6 @@ class Views:
         statement = statements.rows(View.STREAMS, flt, limit=limit, after={"after_key": after_key})
         return _streams(self._all(statement))
 
-
     def recommendations(
         self, flt: filters.Filter = NO_FILTER, *, limit: int = statements.ROW_LIMIT
     ) -> tuple[rows.RecommendationRow, ...]:
@@ -137,7 +141,6 @@ class Views:
         )
         found = self._all(("recommendations_latest", {**params, **page, "limit": limit}))
         return _recommendations(found)
-
 
     def detections(
         self, flt: filters.Filter = NO_FILTER, *, limit: int = statements.ROW_LIMIT

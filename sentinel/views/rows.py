@@ -29,6 +29,8 @@ class Summary:
     count_cap: int
     shelved: int = 0  # open ones on a shelf (not counted as open), up to count_cap
     suppressed: int = 0  # open ones suppressed (not counted as open), up to count_cap
+    # Seconds the replica read from is behind its primary; None: the primary.
+    replica_lag: float | None = None
 
 
 @dataclass(frozen=True)

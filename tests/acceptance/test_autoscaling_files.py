@@ -115,9 +115,8 @@ def test_both_autoscalers_scale_the_worker_deployment_and_never_to_zero() -> Non
 
 def test_keda_reads_the_workers_database_secret() -> None:
     (ref,) = _keda("TriggerAuthentication")["spec"]["secretTargetRef"]
-    env = {
-        e["name"]: e for e in _worker("Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]
-    }
+    container = _worker("Deployment")["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
     secret = env["SENTINEL_DATABASE_URL"]["valueFrom"]["secretKeyRef"]
     assert ref["parameter"] == "connection"
     assert (ref["name"], ref["key"]) == (secret["name"], secret["key"])

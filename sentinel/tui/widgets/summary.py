@@ -12,6 +12,8 @@ from sentinel import format as fmt
 from sentinel.tui.widgets import tones
 from sentinel.views.rows import Summary
 
+REPLICA_LAG_WARN = 10.0  # seconds behind the primary worth a look
+
 
 class SummaryBar(Static):
     COMPONENT_CLASSES: ClassVar[set[str]] = set(tones.COMPONENT_CLASSES)
@@ -47,6 +49,10 @@ class SummaryBar(Static):
         s = self.summary
         if s is not None:
             add(f"  {fmt.clock(s.now)} UTC", "muted")
+        if s is not None and s.replica_lag is not None:
+            # Reading a replica: how stale what is shown may be.
+            lag, warn = s.replica_lag, s.replica_lag >= REPLICA_LAG_WARN
+            add(f"  replica lag {fmt.duration(lag)}", "warn" if warn else "muted")
         add(f" every {self.interval:g}s", "muted")
         if self.paused:
             add("  PAUSED", "warn")
