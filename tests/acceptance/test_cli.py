@@ -128,9 +128,7 @@ def test_rules_check_lists_every_problem_of_a_broken_pack() -> None:
 
 
 def test_rules_check_accepts_the_bundled_pack() -> None:
-    from sentinel.rules.pack import bundled_pack_path
-
-    from sentinel.rules.pack import load_path
+    from sentinel.rules.pack import bundled_pack_path, load_path
 
     result = sentinel("rules", "check", str(bundled_pack_path()))
     assert result.returncode == 0, result.stderr
