@@ -16,6 +16,8 @@ from sentinel.worker.store import RunStore
 
 log = logging.getLogger(__name__)
 
+SHELF_EXPIRY_SECONDS = 1.0
+
 
 @dataclass(frozen=True)
 class MaintenanceConfig:
@@ -39,12 +41,16 @@ class Maintenance:
         self.config = config
         self.stopping = stopping
         self._next: float | None = None
+        self._next_expiry = 0.0
 
     def tick(self, now: float) -> None:
-        # Every tick: a shelf expires on the database clock, and the findings
-        # it covered must not wait minutes to become unacknowledged. One probe
-        # of ix_shelf_live when none is due.
-        self.expire_shelves()
+        # A shelf expires on the database clock, and the findings it covered
+        # must not wait minutes to become unacknowledged: once a second (one
+        # probe of ix_shelf_live when none is due), not at every tick, which
+        # comes with every notification when the fleet is busy.
+        if now >= self._next_expiry:
+            self.expire_shelves()
+            self._next_expiry = now + SHELF_EXPIRY_SECONDS
         if self._next is None:  # not at start: a fleet restarting all at once
             self._next = now + self.config.every_seconds
         elif now >= self._next:
