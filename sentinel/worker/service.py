@@ -282,17 +282,23 @@ class WorkerService:
             raise RegistrationRefused(self.refused)
 
     def tick(self) -> None:
-        """Settle what an outage left unsaid, plan if due, claim up to capacity."""
+        """Settle what an outage left unsaid, claim up to capacity, plan if
+        due, then claim what that planned."""
         parts = self.services
         role = self.settings.worker_role
         now = time.monotonic()
         parts.executor.settle()
+        claims = role != WorkerRole.SCHEDULER
+        if claims and not self.stopping.is_set():
+            # First: a slot a pass just freed is filled before the planning
+            # statements, which a busy fleet's notifications make frequent.
+            parts.executor.claim_and_submit()
         if role != WorkerRole.SENTINEL:
             parts.planner.tick(now)
         parts.maintenance.tick(now)
         if parts.alarms is not None:
             parts.alarms.tick(now)
-        if role != WorkerRole.SCHEDULER and not self.stopping.is_set():
+        if claims and not self.stopping.is_set():
             parts.executor.claim_and_submit()
 
     def run_once(self) -> RoundSummary:
