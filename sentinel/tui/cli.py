@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -53,7 +54,7 @@ def main(readonly: bool, actor: str | None, refresh: float) -> None:
     from sentinel.tui.widgets.fleet import Thresholds
 
     thresholds = Thresholds(settings.heartbeat_interval_seconds, settings.lease_seconds)
-    SentinelApp(
+    app = SentinelApp(
         url,
         readonly=readonly,
         interval=refresh,
@@ -61,4 +62,12 @@ def main(readonly: bool, actor: str | None, refresh: float) -> None:
         actor=actor,
         read_url=read_url,
         label=mask_url(read_url) + " (replica)" if read_url else None,
-    ).run()
+    )
+    app.run()
+    # The app has quit and restored the terminal; every write it makes is
+    # done before it returns. Leave now rather than wait on a background
+    # read or LISTEN reconnect still blocked on the database (seen in a
+    # container: the process outlived its screen by over 20 s).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(app.return_code or 0)
