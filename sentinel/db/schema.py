@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -117,31 +115,10 @@ stream = sa.Table(
     _ts("created", nullable=False, server_default=NOW),
 )
 
-# `event` is partitioned by range of occurred_at (migration 0013,
-# docs/scaling.md): one partition per interval (`event_p20261202`, daily by
-# default), created ahead and dropped whole after SENTINEL_EVENT_RETENTION_DAYS
-# by the workers' maintenance (sentinel/worker/partitions.py), and
-# `event_default` for an instant no partition covers. A partitioned table's
-# unique keys must hold the partition key, so the idempotency key is
-# (source, external_id, occurred_at): a re-sent event carries its instant, and
-# a derived external id is a hash of it. Its id comes from a sequence (an
-# identity column on a partitioned table needs Postgres 17).
-EVENT_ID_SEQUENCE = sa.Sequence("event_id_seq", metadata=metadata)
-EVENT_DEFAULT_PARTITION = "event_default"
-# The partitions' names, which alembic's comparison leaves out (alembic/env.py):
-# they are the maintenance's, not the schema's.
-EVENT_PARTITION_NAME = re.compile(r"event_(default|p\d{8}(_\d{4})?)")
-
 event = sa.Table(
     "event",
     metadata,
-    sa.Column(
-        "id",
-        sa.BigInteger,
-        nullable=False,
-        autoincrement=False,
-        server_default=sa.text("nextval('event_id_seq'::regclass)"),
-    ),
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
     sa.Column("source", KEY_TEXT, nullable=False),
     sa.Column("stream", KEY_TEXT, nullable=False),
     sa.Column("kind", sa.Text, nullable=False, server_default="event"),
@@ -150,10 +127,8 @@ event = sa.Table(
     sa.Column("external_id", KEY_TEXT, nullable=False),
     sa.Column("payload", JSONB, nullable=False, server_default=EMPTY_OBJECT),
     sa.Column("xact", sa.BigInteger, nullable=False, server_default=CURRENT_XACT),
-    sa.PrimaryKeyConstraint("id", "occurred_at"),
-    sa.UniqueConstraint("source", "external_id", "occurred_at"),
+    sa.UniqueConstraint("source", "external_id"),
     sa.Index("ix_event_stream_xact", "stream", "xact", "id"),
-    postgresql_partition_by="RANGE (occurred_at)",
 )
 
 rule_pack = sa.Table(

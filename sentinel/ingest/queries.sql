@@ -21,21 +21,19 @@ FROM STDIN
 -- name: copy_event
 -- A batch of new events straight into the table (`id`, `received_at` and
 -- `xact` are the columns' defaults, the database's). The unique
--- (source, external_id, occurred_at) index (the partition key is part of
--- every unique key of the partitioned table) refuses the whole batch if any
--- of it is stored.
+-- (source, external_id) index refuses the whole batch if any of it is stored.
 COPY event (source, stream, kind, occurred_at, external_id, payload)
 FROM STDIN
 
 -- name: insert_events
 -- From staging: stores what is new (in input order; `xact` and `received_at`
--- are the database's) and skips what (source, external_id, occurred_at) says
--- is already stored. Returns how many rows were stored, and their streams.
+-- are the database's) and skips what (source, external_id) says is already
+-- stored. Returns how many rows were stored, and their streams.
 WITH inserted AS (
     INSERT INTO event (source, stream, kind, occurred_at, external_id, payload)
     SELECT source, stream, kind, occurred_at, external_id, payload
     FROM sentinel_ingest_staging
-    ON CONFLICT (source, external_id, occurred_at) DO NOTHING
+    ON CONFLICT (source, external_id) DO NOTHING
     RETURNING stream
 )
 SELECT count(*), coalesce(array_agg(DISTINCT stream), '{}') FROM inserted

@@ -11,10 +11,8 @@ from sentinel.db.schema import metadata
 
 def _tables(url: str) -> set[str]:
     with psycopg.connect(url) as conn:
-        # `event`'s partitions are the maintenance's, not the metadata's.
         rows = conn.execute(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
         ).fetchall()
     return {r[0] for r in rows} - {"alembic_version"}
 
@@ -78,8 +76,7 @@ def test_column_collations_match_metadata(db_url: str) -> None:
             "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' "
             "LEFT JOIN pg_collation co ON co.oid = a.attcollation "
             "AND co.collname <> 'default' "
-            "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
-            "AND a.attnum > 0 AND NOT a.attisdropped "
+            "WHERE c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped "
             "AND a.atttypid = 'text'::regtype"
         ).fetchall()
     found = {(table, column): collation for table, column, collation in rows}
