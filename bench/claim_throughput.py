@@ -1,4 +1,6 @@
-"""No-op runs per second through Sentinel's plan → claim → complete, with 1, 2
+"""No-op runs per second through Sentinel's plan → claim → complete (the batch
+completer's: one fenced statement per claimed batch, as a worker completes
+runs that found nothing; their completion records left out), with 1, 2
 and 4 worker processes, at a worker's default capacity (4) and at batch 10,
 against a bare `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT
 n)` loop at the same batch, and against pgqueuer (drain mode, batch 10, its
@@ -32,7 +34,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import print_table, throwaway_database
-from sentinel.findings.models import Counts
+from sentinel.worker.models import QuietBatch
 from sentinel.worker.store import RunStore
 
 DEFAULT_BATCH = 4  # SENTINEL_MAX_CONCURRENT_RUNS: what a worker claims at once
@@ -55,7 +57,7 @@ class Go:
 
 def _reset(url: str, runs: int) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("TRUNCATE run, stream, worker RESTART IDENTITY CASCADE")
+        conn.execute("TRUNCATE run, stream, worker, completion RESTART IDENTITY CASCADE")
         conn.execute(
             "INSERT INTO stream (key) SELECT 'bench/' || g FROM generate_series(1, %s) g", [runs]
         )
@@ -81,22 +83,30 @@ def _bare_plan(url: str) -> None:
 
 
 def _sentinel_worker(url: str, worker_id: int, batch: int, go: Go) -> None:
-    """Claim a batch, complete each run through the fenced path."""
+    """Claim a batch, complete it with the worker's batch completer's
+    statement: one fenced statement for all of the runs (the completion
+    records a worker writes beside it are left out, as before)."""
     with psycopg.connect(url, autocommit=True) as conn:
         store = RunStore(conn)
         go.wait()
         while claims := store.claim(worker_id, batch, LEASE):
-            for claim in claims:  # what a pass with nothing to report commits
-                store.complete(
-                    claim,
-                    worker_id,
+            quiet = [
+                QuietBatch(
+                    claim=claim,
+                    worker_id=worker_id,
                     from_xact=0,
                     to_xact=0,
                     first_event_id=None,
                     last_event_id=None,
-                    counts=Counts(),
+                    events=0,
                     problems=[],
+                    final=True,
+                    next_due=None,
+                    states={},
                 )
+                for claim in claims
+            ]
+            store.complete_many(quiet, worker_id)
 
 
 def _bare_worker(url: str, worker_id: int, batch: int, go: Go) -> None:

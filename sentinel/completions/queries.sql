@@ -21,5 +21,20 @@ VALUES (%(run_id)s, %(stream)s, %(fence)s, %(envelope)s, %(signed)s, %(key_id)s)
 ON CONFLICT (run_id) DO NOTHING
 RETURNING id
 
+-- name: insert_many
+-- The records of the runs one batch completion completed (the worker's batch
+-- completer), each announced on the completion channel as `record` does.
+WITH stored AS (
+    INSERT INTO completion (run_id, stream, fence, envelope, signed, key_id)
+    SELECT r.run_id, r.stream, r.fence, r.envelope, r.signed, r.key_id
+      FROM jsonb_to_recordset(%(records)s::jsonb) AS r(
+           run_id bigint, stream text, fence bigint, envelope jsonb, signed boolean,
+           key_id text)
+     ORDER BY r.run_id
+    ON CONFLICT (run_id) DO NOTHING
+ RETURNING run_id
+)
+SELECT pg_notify(%(channel)s, run_id::text) FROM stored
+
 -- name: notify
 SELECT pg_notify(%(channel)s, %(payload)s)

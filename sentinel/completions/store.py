@@ -5,6 +5,7 @@ rolled-back completion neither stores nor announces anything)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -52,6 +53,29 @@ class CompletionStore:
             SQL["notify"], {"channel": Channel.COMPLETION.value, "payload": str(run_id)}
         )
         return int(stored[0])
+
+    def record_rows(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Store the records of completed runs whose `run_record` rows the
+        completing statement returned (`RunStore.complete_many`); how many."""
+        if not rows:
+            return 0
+        records = []
+        for row in rows:
+            body = payload(row)
+            records.append(
+                {
+                    "run_id": row["run_id"],
+                    "stream": row["stream"],
+                    "fence": row["fence"],
+                    "envelope": self.signer.sign(body) if self.signer else dsse.envelope(body),
+                    "signed": self.signer is not None,
+                    "key_id": self.signer.key_id if self.signer else None,
+                }
+            )
+        stored = self.conn.execute(
+            SQL["insert_many"], {"records": Jsonb(records), "channel": Channel.COMPLETION.value}
+        ).fetchall()
+        return len(stored)
 
 
 def payload(row: dict[str, Any]) -> bytes:

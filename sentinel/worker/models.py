@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sentinel.findings.models import Counts
 
@@ -19,6 +20,25 @@ class Claim:
     fence: int
     attempts: int
     max_attempts: int
+
+
+@dataclass(frozen=True)
+class QuietBatch:
+    """A batch of a pass that found nothing to write (no findings, so no
+    notifications): all it commits is its run's counts, its stream's cursor
+    and its rules' changed state. Such batches are completed many at once."""
+
+    claim: Claim
+    worker_id: int
+    from_xact: int
+    to_xact: int
+    first_event_id: int | None
+    last_event_id: int | None
+    events: int
+    problems: list[dict[str, Any]]
+    final: bool
+    next_due: datetime | None
+    states: dict[str, dict[str, Any]]
 
 
 @dataclass(frozen=True)

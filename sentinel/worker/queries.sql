@@ -162,10 +162,15 @@ SELECT id, stream, kind, occurred_at, received_at, payload
 SELECT rule_ref, state FROM rule_state WHERE stream_id = %(stream_id)s
 
 -- name: lock_for_completion
--- Fencing: only the current lease holder may complete.
+-- Fencing: only the current lease holder may complete. Here and in every
+-- fenced statement below the status is compared as text, so that the run is
+-- looked up by its primary key: compared bare, it lets the planner take a
+-- partial index on status, and with statistics from when the runs were all
+-- queued a connection's cached plan found the run through ix_run_lease
+-- (owner, running), scanning all of the worker's running runs for its id.
 SELECT r.id FROM run r
  WHERE r.id = %(run_id)s AND r.fence = %(fence)s AND r.lease_owner = %(worker_id)s
-   AND r.status = 'running'
+   AND r.status::text = 'running'
    FOR UPDATE
 
 -- name: save_state
@@ -200,7 +205,7 @@ WITH cursor_unmoved AS (
                            ELSE problems || %(problems)s END,
            error = NULL
      WHERE id = %(run_id)s AND fence = %(fence)s AND lease_owner = %(worker_id)s
-       AND status = 'running'
+       AND status::text = 'running'
        AND EXISTS (SELECT 1 FROM cursor_unmoved)
  RETURNING stream_id
 ), moved AS (
@@ -218,6 +223,103 @@ SELECT EXISTS (SELECT 1 FROM done) AS completed,
        (SELECT count(*) FROM moved) AS moved,
        CASE WHEN %(final)s THEN pg_notify(%(channel)s, '') END
 
+-- name: complete_many
+-- The batch completer: many batches that found nothing to write (no
+-- findings, so no notifications) completed in one statement, each exactly as
+-- `complete` would, on its own: fenced (owner %(worker_id)s, its fence,
+-- running) and only while its stream's cursor is where it started; then its
+-- cursor, counts and changed rule states. An item refused is left untouched
+-- and comes back with completed false. %(items)s is one JSON array (one
+-- parameter, not fifteen per run); the runs are looked up by primary key.
+-- The completed final ones come back with what their completion record
+-- says (as `run_record`), for the caller to write in this transaction.
+WITH item AS (
+    SELECT * FROM jsonb_to_recordset(%(items)s::jsonb) AS i(
+        run_id bigint, fence bigint, stream_id bigint, from_xact bigint, to_xact bigint,
+        first_event_id bigint, last_event_id bigint, event_count int, problems jsonb,
+        final boolean, next_due timestamptz, states jsonb)
+), states_locked AS (
+    -- The stored rule states it will write, locked before their streams,
+    -- in the order `complete`'s caller and a replay take them (state, then
+    -- stream): a replay of one of these streams waits for this statement or
+    -- makes its run cursor-moved, never a deadlock.
+    SELECT rs.stream_id FROM rule_state rs
+     WHERE rs.stream_id = ANY (%(stream_ids)s::bigint[])
+       AND (rs.stream_id, rs.rule_ref) IN (
+           SELECT i.stream_id, k.key FROM item i CROSS JOIN jsonb_object_keys(i.states) AS k(key))
+     ORDER BY rs.stream_id, rs.rule_ref
+       FOR UPDATE
+), cursor_unmoved AS (
+    SELECT s.id FROM stream s
+     WHERE s.id = ANY (%(stream_ids)s::bigint[])
+       AND s.cursor_xid = (SELECT i.from_xact FROM item i WHERE i.stream_id = s.id)
+       AND (SELECT count(*) FROM states_locked) >= 0  -- evaluated first: all of them
+     ORDER BY s.id
+       FOR UPDATE
+), locked AS (
+    -- The runs locked in id order, as the heartbeat's renewal takes them
+    -- (two statements locking several of the worker's runs never wait on
+    -- each other in a cycle), and only once all of their streams are
+    -- locked, as `complete` does (the count, evaluated before the first run,
+    -- reads every stream): a planner inserting a stream's next run takes
+    -- the stream's key-share lock, then waits on this run.
+    SELECT r.id FROM run r
+     WHERE r.id = ANY (%(run_ids)s::bigint[]) AND r.lease_owner = %(worker_id)s
+       AND (SELECT count(*) FROM cursor_unmoved) >= 0
+     ORDER BY r.id
+       FOR UPDATE
+), done AS (
+    UPDATE run r
+       SET status = CASE WHEN i.final THEN 'succeeded'::run_status ELSE r.status END,
+           lease_expires_at = CASE WHEN i.final THEN NULL ELSE r.lease_expires_at END,
+           finished_at = CASE WHEN i.final THEN now() END,
+           first_event_id = coalesce(r.first_event_id, i.first_event_id),
+           last_event_id = coalesce(i.last_event_id, r.last_event_id),
+           event_count = r.event_count + i.event_count,
+           problems = CASE WHEN jsonb_array_length(r.problems) >= %(max_problems)s THEN r.problems
+                           ELSE r.problems || i.problems END,
+           error = NULL
+      FROM item i
+     WHERE r.id IN (SELECT id FROM locked) AND r.id = i.run_id
+       AND r.fence = i.fence AND r.lease_owner = %(worker_id)s AND r.status::text = 'running'
+       AND i.stream_id IN (SELECT id FROM cursor_unmoved)
+ RETURNING r.id AS run_id, r.stream_id, r.window_start, r.first_event_id, r.last_event_id,
+           r.event_count, r.detection_count, r.evidence_count, r.recommendation_count,
+           jsonb_array_length(r.problems) AS problems, r.fence, r.attempts,
+           r.lease_owner AS worker_id, r.started_at, r.finished_at, i.final,
+           i.to_xact, i.next_due, i.states
+), moved AS (
+    UPDATE stream s
+       SET cursor_xid = d.to_xact,
+           cursor = greatest(s.cursor, d.last_event_id),
+           last_pass_at = now(),
+           next_due_at = d.next_due,
+           replay_since = CASE WHEN d.final THEN NULL ELSE s.replay_since END
+      FROM done d
+     WHERE s.id = d.stream_id
+), saved AS (
+    INSERT INTO rule_state (stream_id, rule_ref, state, updated)
+    SELECT d.stream_id, st.key, st.value, coalesce(%(now)s::timestamptz, now())
+      FROM done d CROSS JOIN jsonb_each(d.states) st
+     ORDER BY d.stream_id, st.key
+    ON CONFLICT (stream_id, rule_ref) DO UPDATE
+       SET state = EXCLUDED.state, updated = EXCLUDED.updated
+)
+SELECT i.run_id, d.run_id IS NOT NULL AS completed,
+       i.stream_id IN (SELECT id FROM cursor_unmoved) AS cursor_unmoved,
+       d.final, s.key AS stream, d.window_start, d.first_event_id, d.last_event_id,
+       d.event_count, d.detection_count, d.evidence_count, d.recommendation_count,
+       d.problems, d.fence, d.attempts, d.worker_id, w.name AS worker,
+       d.started_at, d.finished_at,
+       CASE WHEN d.final THEN ARRAY(SELECT x.fingerprint FROM detection x
+                                     WHERE x.run_id = d.run_id ORDER BY x.fingerprint)
+       END AS fingerprints,
+       CASE WHEN d.final THEN pg_notify(%(channel)s, '') END
+  FROM item i
+  LEFT JOIN done d ON d.run_id = i.run_id
+  LEFT JOIN stream s ON s.id = d.stream_id
+  LEFT JOIN worker w ON w.id = d.worker_id
+
 -- name: fail
 -- Back to the queue after a backoff, or dead after max_attempts. Fenced.
 UPDATE run
@@ -231,7 +333,7 @@ UPDATE run
                           THEN coalesce(%(now)s::timestamptz, now()) END,
        error = %(error)s
  WHERE id = %(run_id)s AND fence = %(fence)s AND lease_owner = %(worker_id)s
-   AND status = 'running'
+   AND status::text = 'running'
 RETURNING status::text
 
 -- name: release
@@ -241,7 +343,7 @@ UPDATE run
        not_before = coalesce(%(now)s::timestamptz, now()),
        attempts = greatest(attempts - 1, 0)
  WHERE id = %(run_id)s AND fence = %(fence)s AND lease_owner = %(worker_id)s
-   AND status = 'running'
+   AND status::text = 'running'
 
 -- name: prune_finished
 -- Retention: delete a small batch of old finished runs (the caller loops).

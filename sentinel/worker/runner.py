@@ -1,6 +1,7 @@
 """One sentinel pass: a stream's new events through the rules, and the results
 written batch by batch, each in one fenced transaction with the cursor and the
-rules' state."""
+rules' state (a batch that found nothing shares its transaction with other
+passes' through the batch completer, completer.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from sentinel.findings.store import FindingStore
 from sentinel.notify.outbox import Outbox
 from sentinel.notify_config import Notifications
 from sentinel.rules.model import Event, StreamPass
-from sentinel.worker.models import Claim, Completed, CursorMoved, LeaseLost
+from sentinel.worker.completer import BatchCompleter
+from sentinel.worker.models import Claim, Completed, CursorMoved, LeaseLost, QuietBatch
 from sentinel.worker.packs import RuleSource
 from sentinel.worker.store import MAX_PROBLEMS_KEPT, Completion, RunStore
 
@@ -66,6 +68,8 @@ class PassRunner:
         self.batch_events = batch_events
         self.notifications = notifications  # the outbox's routes; None: none written
         self.signer = signer  # signs the completion record; None: stored unsigned
+        # Batches with nothing to write are completed many at once (completer.py).
+        self.completer = BatchCompleter(pool, signer)
 
     def run(
         self, claim: Claim, worker_id: int, lost: threading.Event | None = None
@@ -142,10 +146,30 @@ class PassRunner:
         if batch.replay_since is not None:
             findings = [f for f in findings if f.last_seen >= batch.replay_since]
         ids = [e.id for e in batch.events]
+        if not findings:  # the common short run: completed with others at once
+            outcome = self.completer.complete(
+                QuietBatch(
+                    claim=claim,
+                    worker_id=worker_id,
+                    from_xact=batch.from_xact,
+                    to_xact=batch.upper,
+                    first_event_id=min(ids, default=None),
+                    last_event_id=max(ids, default=None),
+                    events=len(batch.events),
+                    problems=_problems(result),
+                    final=batch.final,
+                    next_due=result.next_due,
+                    states=changed,
+                )
+            )
+            if outcome is Completion.LEASE_LOST or outcome is Completion.CURSOR_MOVED:
+                return outcome
+            return Counts(events=len(batch.events), problems=len(result.problems))
         refused: Completion | None = None
-        with self.pool.connection() as conn, conn.transaction():
+        # Pipelined, so BEGIN goes out with the first statement, not alone.
+        with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
             store = RunStore(conn)
-            if findings and not store.lock_for_completion(claim, worker_id):
+            if not store.lock_for_completion(claim, worker_id):
                 return Completion.LEASE_LOST  # before writing anything
             written = FindingStore(conn).write(claim.id, findings, suppressors=suppressors)
             if self.notifications is not None:  # what they tell, in the same transaction

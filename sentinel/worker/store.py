@@ -19,7 +19,7 @@ from sentinel.db import queries
 from sentinel.findings.models import Counts
 from sentinel.rules.model import Event
 from sentinel.types import Channel
-from sentinel.worker.models import Claim, StreamsPlanned
+from sentinel.worker.models import Claim, QuietBatch, StreamsPlanned
 
 SQL = queries.beside(__file__)
 
@@ -201,6 +201,53 @@ class RunStore:
         if row[0]:
             return Completion.DONE
         return Completion.LEASE_LOST if row[1] else Completion.CURSOR_MOVED
+
+    def complete_many(
+        self, batches: Sequence[QuietBatch], worker_id: int
+    ) -> tuple[dict[int, Completion], list[dict[str, Any]]]:
+        """Complete these batches (distinct runs and streams, all `worker_id`'s)
+        in one statement, each fenced on its own (see queries.sql): each run's
+        outcome, and the record rows of the runs it completed, for
+        `CompletionStore.record_rows` in this transaction."""
+        items = [
+            {
+                "run_id": b.claim.id,
+                "fence": b.claim.fence,
+                "stream_id": b.claim.stream_id,
+                "from_xact": b.from_xact,
+                "to_xact": b.to_xact,
+                "first_event_id": b.first_event_id,
+                "last_event_id": b.last_event_id,
+                "event_count": b.events,
+                "problems": b.problems,
+                "final": b.final,
+                "next_due": None if b.next_due is None else b.next_due.isoformat(),
+                "states": b.states,
+            }
+            for b in batches
+        ]
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            rows = cur.execute(
+                SQL["complete_many"],
+                {
+                    "now": self.now,
+                    "items": Jsonb(items),
+                    "run_ids": [b.claim.id for b in batches],
+                    "stream_ids": [b.claim.stream_id for b in batches],
+                    "worker_id": worker_id,
+                    "max_problems": MAX_PROBLEMS_KEPT,
+                    "channel": RUN_CHANNEL,
+                },
+            ).fetchall()
+        outcomes = {
+            int(r["run_id"]): Completion.DONE
+            if r["completed"]
+            else Completion.LEASE_LOST
+            if r["cursor_unmoved"]
+            else Completion.CURSOR_MOVED
+            for r in rows
+        }
+        return outcomes, [r for r in rows if r["completed"] and r["final"]]
 
     def fail(
         self,
