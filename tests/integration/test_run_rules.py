@@ -6,7 +6,6 @@ next_due_at, and cleared as the same finding when the run ends."""
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -24,6 +23,7 @@ from sentinel.worker.models import Completed
 from sentinel.worker.packs import PackStore, RuleSource
 from sentinel.worker.runner import PassRunner
 from sentinel.worker.store import RunStore
+from tests.acceptance.fleet import wait_for
 
 
 @pytest.fixture
@@ -148,17 +148,15 @@ def test_a_hung_run_is_seen_without_new_events_on_the_database_clock_and_cleared
     due = conn.execute("SELECT next_due_at FROM stream").fetchone()
     assert due == (began + timedelta(seconds=2),)
 
-    # Let the rule's two seconds pass on the database's clock (not only ours).
-    while True:
-        row = conn.execute(
-            "SELECT extract(epoch FROM next_due_at + interval '0.2 s' - now())::float FROM stream"
-        ).fetchone()
-        assert row is not None
-        if row[0] <= 0:
-            break
-        # Not a synchronisation: the hang under test is time passing on the
-        # database's own clock (the pass reads its now()), re-checked each turn.
-        time.sleep(row[0] + 0.01)
+    # The hang under test is the rule's two seconds passing on the database's
+    # own clock (the pass reads its now()): poll that clock.
+    wait_for(
+        lambda: conn.execute(
+            "SELECT next_due_at + interval '0.2 s' <= now() FROM stream"
+        ).fetchone()[0],  # type: ignore[index]
+        timeout=30,
+        what="the hung run's due time on the database clock",
+    )
 
     [second] = _pass(pool, conn, me)  # planned by next_due_at: no new event
     assert (second.counts.events, second.counts.detections) == (0, 1)
