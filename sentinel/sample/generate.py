@@ -408,20 +408,30 @@ def write_jsonl(path: str | Path, events: Iterable[Event]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    return command(argv, __doc__, generate, minutes=240)
+
+
+def command(
+    argv: list[str] | None,
+    doc: str | None,
+    make: Callable[..., list[Event]],
+    *,
+    minutes: int,
+) -> int:
+    """`python -m` for a sample generator: `make(start, seed=, minutes=)`
+    written as JSON lines to a file or stdout."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
     parser.add_argument("out", help="the JSON-lines file to write ('-' for stdout)")
-    parser.add_argument(
-        "--start", help="ISO start time (UTC); default: the history ends now"
-    )
+    parser.add_argument("--start", help="ISO start time (UTC); default: the history ends now")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--minutes", type=int, default=240)
+    parser.add_argument("--minutes", type=int, default=minutes)
     args = parser.parse_args(argv)
     start = (
         datetime.fromisoformat(args.start.replace("Z", "+00:00"))
         if args.start
         else recent_start(args.minutes)
     )
-    events = generate(start, seed=args.seed, minutes=args.minutes)
+    events = make(start, seed=args.seed, minutes=args.minutes)
     if args.out == "-":
         for event in events:
             sys.stdout.write(json.dumps(event, separators=(",", ":")) + "\n")

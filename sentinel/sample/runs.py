@@ -26,14 +26,10 @@ it. One module: the problems planted and EXPECTED_RUNS are read side by side.
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
-import sys
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, Final
 
 OWNER, REPO = "acme", "widget"
@@ -250,36 +246,10 @@ def generate_runs(start: datetime, *, seed: int = 7, minutes: int = MIN_MINUTES)
     return b.events
 
 
-def write_jsonl(path: str | Path, events: list[Event]) -> int:
-    """Write one JSON event a line; returns how many."""
-    with Path(path).open("w", encoding="utf-8") as out:
-        for event in events:
-            out.write(json.dumps(event, separators=(",", ":")) + "\n")
-    return len(events)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("out", help="the JSON-lines file to write ('-' for stdout)")
-    parser.add_argument("--start", help="ISO start time (UTC); default: the history ends now")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--minutes", type=int, default=MIN_MINUTES)
-    args = parser.parse_args(argv)
-    from sentinel.sample.generate import recent_start  # generate imports this module
+    from sentinel.sample.generate import command  # generate imports this module
 
-    start = (
-        datetime.fromisoformat(args.start.replace("Z", "+00:00"))
-        if args.start
-        else recent_start(args.minutes)
-    )
-    events = generate_runs(start, seed=args.seed, minutes=args.minutes)
-    if args.out == "-":
-        for event in events:
-            sys.stdout.write(json.dumps(event, separators=(",", ":")) + "\n")
-        return 0
-    count = write_jsonl(args.out, events)
-    print(f"wrote {count} events to {args.out}", file=sys.stderr)
-    return 0
+    return command(argv, __doc__, generate_runs, minutes=MIN_MINUTES)
 
 
 if __name__ == "__main__":
