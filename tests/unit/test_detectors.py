@@ -7,6 +7,7 @@ import hashlib
 import itertools
 import json
 import math
+import statistics
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from sentinel.rules import pack as packs
 from sentinel.rules.engine import Engine
 from sentinel.rules.kinds import KINDS
 from sentinel.rules.kinds._base import KindSpec
+from sentinel.rules.kinds.baselines import Rolling
 from sentinel.rules.model import Event, Finding, StreamPass
 
 T0 = datetime(2026, 11, 22, 10, tzinfo=UTC)
@@ -779,6 +781,57 @@ def test_spc_rolling_state_stays_bounded_at_one_point_a_second() -> None:
     assert len(state["rolling"]["b"]) <= 720  # 2-minute buckets, never raw points
     assert len(json.dumps(state)) < 40_000
     assert result.findings == []
+
+
+def _rolling_from_scratch(
+    buckets: dict[int, list[float]], current: int, season: int | None, window: float
+) -> tuple[float, float] | None:
+    """The rolling baseline's definition, computed directly (docs/rules.md)."""
+    prior = {s: agg for s, agg in buckets.items() if s != current}
+    if season is None:
+        means = [agg[1] / agg[0] for agg in prior.values()]
+    else:
+        means = [agg[1] / agg[0] for s, agg in prior.items() if (current - s) % season == 0]
+    if not means:
+        return None
+    centre = statistics.median(means)
+    mad = statistics.median(abs(m - centre) for m in means) * 1.4826 if len(means) > 2 else 0
+    ranged = [agg for agg in prior.values() if agg[3]]
+    mr = 0.0
+    if ranged:
+        typical = statistics.median(agg[2] / agg[3] for agg in ranged)
+        kept = [agg for agg in ranged if agg[2] / agg[3] <= 4 * typical]
+        mr = sum(a[2] for a in kept) / sum(a[3] for a in kept) / 1.128
+    return centre, max(mr, mad)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    points=st.lists(
+        st.tuples(st.integers(0, 3 * 86_400), st.floats(-1e3, 1e3)), min_size=1, max_size=120
+    ),
+    season=st.sampled_from([None, 86_400]),
+)
+def test_spc_rolling_baseline_is_its_definition_in_any_arrival_order(
+    points: list[tuple[int, float]], season: int | None
+) -> None:
+    """Kept incrementally, the baseline for a point is what its definition
+    gives over the buckets there are, and what a baseline restored from the
+    saved state gives: late points and pass boundaries change nothing."""
+    window = 2 * 86_400.0
+    kw: dict[str, Any] = {"window": window, "bucket": 3600, "points": 1, "season": season}
+    rolling = Rolling(**kw, saved=None)
+    for second, value in points:
+        at = T0 + timedelta(seconds=second)
+        got = rolling.expected(at)
+        restored = Rolling(**kw, saved=rolling.dump()).expected(at)
+        assert got == restored
+        current = int(at.timestamp()) // 3600 * 3600
+        want = _rolling_from_scratch(rolling.buckets, current, season, window)
+        assert (got is None) == (want is None)
+        if got is not None:
+            assert got[:2] == pytest.approx(want, rel=1e-9, abs=1e-9)
+        rolling.add(at, value)
 
 
 def _small_shift() -> list[float]:

@@ -207,7 +207,12 @@ def _key(params: Params, event: Event) -> str:
         value = get(event.payload)
         if value is MISSING or value is None:
             raise ValueError(f"{name} is {'missing' if value is MISSING else 'null'}")
-        parts.append(value if isinstance(value, str) else json.dumps(value, sort_keys=True))
+        if type(value) is str:
+            parts.append(value)
+        elif type(value) is int:  # the usual run number: what json.dumps writes, cheaper
+            parts.append(str(value))
+        else:
+            parts.append(json.dumps(value, sort_keys=True))
     return "/".join(parts)
 
 
