@@ -11,9 +11,15 @@ import sqlalchemy as sa
 from alembic import context
 
 from sentinel.db import migrate
-from sentinel.db.schema import metadata
+from sentinel.db.schema import EVENT_PARTITION_NAME, metadata
 
 config = context.config
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Leave `event`'s partitions out of the comparison: the maintenance
+    creates and drops them, the metadata describes the partitioned table."""
+    return not (type_ == "table" and name and EVENT_PARTITION_NAME.fullmatch(name))
 
 
 def run_with(connection: sa.Connection) -> None:
@@ -22,6 +28,7 @@ def run_with(connection: sa.Connection) -> None:
         target_metadata=metadata,
         compare_type=True,
         compare_server_default=False,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

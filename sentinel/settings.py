@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     # No server-side prepared statements on the pool (PgBouncer in transaction
     # mode); unset: detected on SENTINEL_DATABASE_URL.
     pgbouncer: bool | None = None
+    # Event partitions wholly older than this are dropped (never a DELETE of
+    # rows); unset: kept forever.
+    event_retention_days: float | None = Field(None, gt=0)
     # `sentinel api`: where it listens, and what its webhooks are checked with.
     api_host: str = "127.0.0.1"
     api_port: int = Field(8080, ge=1, le=65535)
@@ -133,6 +136,9 @@ class Settings(BaseSettings):
     flood_findings: int = Field(10, ge=1)
     drain_grace_seconds: float = Field(20.0, ge=0)
     run_retention_days: float = Field(7.0, gt=0)
+    # The width of one event partition (24: a day each); a change applies to
+    # the partitions created after it (docs/scaling.md).
+    event_partition_hours: int = Field(24, ge=1, le=24 * 31)
     log_format: Literal["json", "text"] | None = None  # default: text on a terminal
     # Custom keys added to the worker's capabilities (a JSON object), which a
     # stream's required_capabilities can ask for: {"site": "lyon"}.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -115,10 +117,32 @@ stream = sa.Table(
     _ts("created", nullable=False, server_default=NOW),
 )
 
+# `event` is partitioned by range of occurred_at (migration 0013,
+# docs/scaling.md): one partition per interval (`event_p20261202`, daily by
+# default), created ahead and dropped whole after SENTINEL_EVENT_RETENTION_DAYS
+# by the workers' maintenance (sentinel/worker/partitions.py), and
+# `event_default` for an instant no partition covers. A partitioned table's
+# unique indexes must hold the partition key, so the contract's key,
+# (source, external_id), is `event_key`'s primary key, kept by statement
+# triggers on `event` (the migration's): every write of events writes their
+# keys in the same statement, and a duplicate fails it. Its id comes from a
+# sequence (an identity column on a partitioned table needs Postgres 17).
+EVENT_ID_SEQUENCE = sa.Sequence("event_id_seq", metadata=metadata)
+EVENT_DEFAULT_PARTITION = "event_default"
+# The partitions' names, which alembic's comparison leaves out (alembic/env.py):
+# they are the maintenance's, not the schema's.
+EVENT_PARTITION_NAME = re.compile(r"event_(default|p\d{8}(_\d{4})?)")
+
 event = sa.Table(
     "event",
     metadata,
-    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column(
+        "id",
+        sa.BigInteger,
+        nullable=False,
+        autoincrement=False,
+        server_default=sa.text("nextval('event_id_seq'::regclass)"),
+    ),
     sa.Column("source", KEY_TEXT, nullable=False),
     sa.Column("stream", KEY_TEXT, nullable=False),
     sa.Column("kind", sa.Text, nullable=False, server_default="event"),
@@ -127,8 +151,17 @@ event = sa.Table(
     sa.Column("external_id", KEY_TEXT, nullable=False),
     sa.Column("payload", JSONB, nullable=False, server_default=EMPTY_OBJECT),
     sa.Column("xact", sa.BigInteger, nullable=False, server_default=CURRENT_XACT),
-    sa.UniqueConstraint("source", "external_id"),
+    sa.PrimaryKeyConstraint("id", "occurred_at"),
     sa.Index("ix_event_stream_xact", "stream", "xact", "id"),
+    postgresql_partition_by="RANGE (occurred_at)",
+)
+
+event_key = sa.Table(
+    "event_key",
+    metadata,
+    sa.Column("source", KEY_TEXT, nullable=False),
+    sa.Column("external_id", KEY_TEXT, nullable=False),
+    sa.PrimaryKeyConstraint("source", "external_id"),
 )
 
 rule_pack = sa.Table(

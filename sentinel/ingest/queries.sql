@@ -1,7 +1,9 @@
 -- name: create_staging
 -- A session-private staging table: COPY fills it, one INSERT … SELECT moves
--- what is new into `event`. No WAL, no indexes, emptied at every commit.
+-- what is new into `event`. No WAL, no indexes, emptied at every commit;
+-- `n` keeps the input's order.
 CREATE TEMP TABLE IF NOT EXISTS sentinel_ingest_staging (
+    n bigint GENERATED ALWAYS AS IDENTITY,
     source text NOT NULL,
     stream text NOT NULL,
     kind text NOT NULL,
@@ -20,20 +22,27 @@ FROM STDIN
 
 -- name: copy_event
 -- A batch of new events straight into the table (`id`, `received_at` and
--- `xact` are the columns' defaults, the database's). The unique
--- (source, external_id) index refuses the whole batch if any of it is stored.
+-- `xact` are the columns' defaults, the database's). Their keys enter
+-- `event_key` at the end of the COPY (its trigger), whose primary key on
+-- (source, external_id) refuses the whole batch if any of it is stored.
 COPY event (source, stream, kind, occurred_at, external_id, payload)
 FROM STDIN
 
 -- name: insert_events
--- From staging: stores what is new (in input order; `xact` and `received_at`
--- are the database's) and skips what (source, external_id) says is already
--- stored. Returns how many rows were stored, and their streams.
+-- From staging: stores what is new (the first of each key, in input order;
+-- `xact` and `received_at` are the database's) and skips what `event_key`
+-- says is already stored. Returns how many rows were stored, and their
+-- streams. An ingest storing the same new key meanwhile makes this fail with
+-- a unique violation once it commits (the caller tries the batch again).
 WITH inserted AS (
     INSERT INTO event (source, stream, kind, occurred_at, external_id, payload)
     SELECT source, stream, kind, occurred_at, external_id, payload
-    FROM sentinel_ingest_staging
-    ON CONFLICT (source, external_id) DO NOTHING
+    FROM (SELECT DISTINCT ON (source, external_id) *
+            FROM sentinel_ingest_staging
+           ORDER BY source, external_id, n) AS first
+    WHERE NOT EXISTS (SELECT FROM event_key k
+                       WHERE k.source = first.source AND k.external_id = first.external_id)
+    ORDER BY n
     RETURNING stream
 )
 SELECT count(*), coalesce(array_agg(DISTINCT stream), '{}') FROM inserted

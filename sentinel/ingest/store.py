@@ -196,8 +196,8 @@ class _Writer:
     batch (or, with `strict`, within the caller's transaction).
 
     A batch goes straight into `event` with `COPY` while the input brings only
-    new events; the unique (`source`, `external_id`) index refuses the batch
-    otherwise, and that batch — and the next ones while they hold duplicates —
+    new events; `event_key`'s primary key (`source`, `external_id`) refuses
+    the batch otherwise, and that batch — and the next ones while they hold duplicates —
     go through the staging table and `INSERT … ON CONFLICT DO NOTHING`, which
     tells stored from duplicate. Either way a batch is stored whole or not at
     all.
@@ -227,14 +227,19 @@ class _Writer:
                 progress(batch.items)
 
     def write(self, batch: _Batch) -> None:
-        deadlocks = 0
+        deadlocks = races = 0
         while True:
             direct = self.direct
             try:
                 stored = self._direct(batch) if direct else self._staged(batch)
             except psycopg.errors.UniqueViolation:
                 if not direct:
-                    raise
+                    # Another ingest committed one of these new keys after
+                    # staging looked: look again (its keys are stored now).
+                    races += 1
+                    if races == DEADLOCK_RETRIES:
+                        raise
+                    continue
                 self.direct = False  # the batch meets stored events: sort them out
                 continue
             except psycopg.errors.DeadlockDetected:

@@ -1,4 +1,6 @@
-"""Maintenance: retention of finished runs, and the expiry of shelves.
+"""Maintenance: retention of finished runs, `event`'s partitions (created
+ahead, dropped after the event retention: sentinel/worker/partitions.py), and
+the expiry of shelves.
 (Sweeping dead workers is the heartbeat's, sentinel/registration/heartbeat.py:
 it must run every fraction of a second, whatever a pass is doing.)"""
 
@@ -7,11 +9,13 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 
 from psycopg_pool import ConnectionPool
 
 from sentinel.findings import shelves
 from sentinel.settings import Settings
+from sentinel.worker import partitions
 from sentinel.worker.store import RunStore
 
 log = logging.getLogger(__name__)
@@ -23,14 +27,29 @@ SHELF_EXPIRY_SECONDS = 1.0
 class MaintenanceConfig:
     run_retention_days: float = 7.0
     every_seconds: float = 300.0
+    # None: events are kept forever.
+    event_retention_days: float | None = None
+    event_partition_hours: int = 24
+    # Partitions created beyond the current one.
+    event_partitions_ahead: int = 3
 
     def __post_init__(self) -> None:
-        if self.run_retention_days <= 0 or self.every_seconds <= 0:
+        if (
+            self.run_retention_days <= 0
+            or self.every_seconds <= 0
+            or (self.event_retention_days is not None and self.event_retention_days <= 0)
+            or self.event_partition_hours <= 0
+            or self.event_partitions_ahead < 1
+        ):
             raise ValueError(f"invalid maintenance config: {self}")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MaintenanceConfig:
-        return cls(run_retention_days=settings.run_retention_days)
+        return cls(
+            run_retention_days=settings.run_retention_days,
+            event_retention_days=settings.event_retention_days,
+            event_partition_hours=settings.event_partition_hours,
+        )
 
 
 class Maintenance:
@@ -66,7 +85,9 @@ class Maintenance:
         return ended
 
     def run_once(self) -> int:
-        """Delete old finished runs in small batches; how many went."""
+        """Maintain `event`'s partitions, then delete old finished runs in
+        small batches; how many runs went."""
+        self.maintain_partitions()
         removed = 0
         older_than = self.config.run_retention_days * 86400
         with self.pool.connection() as conn:
@@ -78,3 +99,13 @@ class Maintenance:
         if removed:
             log.info("old runs pruned", extra={"action": "retention", "removed": removed})
         return removed
+
+    def maintain_partitions(self) -> partitions.Outcome:
+        days = self.config.event_retention_days
+        with self.pool.connection() as conn:
+            return partitions.maintain(
+                conn,
+                width=timedelta(hours=self.config.event_partition_hours),
+                ahead=self.config.event_partitions_ahead,
+                retention=None if days is None else timedelta(days=days),
+            )

@@ -44,6 +44,8 @@ BAD_VALUES: dict[str, list[str]] = {
     "flood_findings": ["0", "-3", "ten", "2.5"],
     "drain_grace_seconds": ["-1"],
     "run_retention_days": ["0"],
+    "event_retention_days": ["0", "-1", "forever"],
+    "event_partition_hours": ["0", "1.5", "10000"],
     "log_format": ["xml"],
     "capabilities": ["site=lyon", '{"runtimes": ["python"]}', "[1, 2]"],
     "signing_key_file": ["/nonexistent/key.pem", "/"],
