@@ -32,6 +32,8 @@ SQL = queries.load(Path(__file__).with_name("partitions.sql"))
 
 # pg_try_advisory_xact_lock key of the partition maintainer's turn.
 TURN_KEY = 0x5E1A
+# Keys deleted per transaction before a partition is dropped.
+KEY_BATCH = 50_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -154,17 +156,24 @@ def _create_wanted(
 
 
 def _drop(conn: psycopg.Connection, partition: Partition) -> bool:
-    """Its keys out of event_key, then the partition; False when another
-    worker has the turn."""
+    """Its keys out of event_key, KEY_BATCH a transaction, then the
+    partition; False when another worker has the turn."""
     name = sql.Identifier(partition.name)
-    for step in ("forget_keys", "drop"):
-        try:
+    after: int | None = 0
+    try:
+        while after is not None:
             with conn.transaction():
                 if not _turn(conn):
                     return False
-                conn.execute(sql.SQL(SQL[step]).format(name=name))
-        except psycopg.errors.UndefinedTable:
-            return True  # dropped meanwhile by the worker that had the turn before
+                forget = sql.SQL(SQL["forget_keys"]).format(name=name)
+                row = conn.execute(forget, {"after": after, "limit": KEY_BATCH}).fetchone()
+                after = None if row is None else row[0]
+        with conn.transaction():
+            if not _turn(conn):
+                return False
+            conn.execute(sql.SQL(SQL["drop"]).format(name=name))
+    except psycopg.errors.UndefinedTable:
+        pass  # dropped meanwhile by the worker that had the turn before
     return True
 
 

@@ -64,9 +64,18 @@ SELECT * FROM moved
 ALTER TABLE event ATTACH PARTITION {name} FOR VALUES FROM ({lower}) TO ({upper})
 
 -- name: forget_keys
--- Retention: the keys of a partition about to go (a DROP fires no trigger).
-DELETE FROM event_key k USING {name} e
- WHERE k.source = e.source AND k.external_id = e.external_id
+-- Retention: the keys of a partition about to go (a DROP fires no trigger),
+-- a batch at a time in id order (its primary key), so that a day of millions
+-- of events is not one long transaction. The last id of the batch, NULL
+-- when none is left.
+WITH batch AS (
+    SELECT id, source, external_id FROM {name}
+     WHERE id > %(after)s ORDER BY id LIMIT %(limit)s
+), gone AS (
+    DELETE FROM event_key k USING batch b
+     WHERE k.source = b.source AND k.external_id = b.external_id
+)
+SELECT max(id) FROM batch
 
 -- name: drop
 -- Retention: a whole partition at once, never a DELETE of events. Nothing

@@ -95,8 +95,9 @@ def _findings(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
 
 
 def test_retention_drops_old_days_whole_and_keeps_findings_and_idempotency(
-    conn: psycopg.Connection, pool: ConnectionPool
+    conn: psycopg.Connection, pool: ConnectionPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(partitions, "KEY_BATCH", 10)  # a day's keys in several batches
     made = partitions.maintain(conn, ahead=DAYS, now=DAY0 + timedelta(hours=6))
     assert made.turn and made.created == [
         f"event_p{(DAY0 + timedelta(days=d)):%Y%m%d}" for d in range(DAYS + 1)
