@@ -46,8 +46,8 @@ SELECT
     WHERE status = 'active' AND (meta->>'pid')::int = ANY(%(pids)s)) AS registered,
   (SELECT count(*) FROM run WHERE status IN ('queued', 'running')) AS active_runs,
   (SELECT count(*) FROM stream s
-    WHERE s.enabled AND EXISTS (SELECT 1 FROM event e
-                                 WHERE e.stream = s.key AND e.xact >= s.cursor_xid)) AS behind
+    WHERE s.enabled AND EXISTS (SELECT 1 FROM stream_activity a
+                                 WHERE a.stream = s.key AND a.xact >= s.cursor_xid)) AS behind
 """
 
 

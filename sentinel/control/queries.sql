@@ -24,6 +24,10 @@ WITH target AS (
     SELECT id FROM stream WHERE key = %(stream)s
 ), forgot AS (
     DELETE FROM rule_state WHERE stream_id IN (SELECT id FROM target)
+), due AS (
+    -- the planner's due test: events past the cursor, now all of them
+    INSERT INTO stream_activity (stream, xact)
+    SELECT %(stream)s, 0 FROM target
 )
 UPDATE stream s
    SET cursor_xid = 0,

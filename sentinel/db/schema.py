@@ -156,6 +156,18 @@ event = sa.Table(
     postgresql_partition_by="RANGE (occurred_at)",
 )
 
+# A row per stream per statement that wrote events to it (event's insert
+# trigger, migration 0013), insert-only and pruned below the stream's cursor
+# by the maintenance: the planner's due test (events past the cursor) is one
+# probe here, not one per partition of `event`.
+stream_activity = sa.Table(
+    "stream_activity",
+    metadata,
+    sa.Column("stream", KEY_TEXT, nullable=False),
+    sa.Column("xact", sa.BigInteger, nullable=False),
+    sa.Index("ix_stream_activity_stream_xact", "stream", "xact"),
+)
+
 event_key = sa.Table(
     "event_key",
     metadata,

@@ -85,13 +85,15 @@ class Maintenance:
         return ended
 
     def run_once(self) -> int:
-        """Maintain `event`'s partitions, then delete old finished runs in
-        small batches; how many runs went."""
+        """Maintain `event`'s partitions, drop the stream activity that has
+        been read, then delete old finished runs in small batches; how many
+        runs went."""
         self.maintain_partitions()
         removed = 0
         older_than = self.config.run_retention_days * 86400
         with self.pool.connection() as conn:
             store = RunStore(conn)
+            store.prune_activity()
             while (batch := store.prune_finished(older_than)) > 0:
                 removed += batch
                 if self.stopping.is_set():

@@ -4,12 +4,12 @@
 partition per interval, named by its lower bound (`event_p20261202`, or
 `event_p20261202_1300` for intervals that do not start at midnight), on a
 grid aligned to 1970-01-01 UTC, plus `event_default` for any instant no
-partition covers (far ahead, or older than the oldest partition). One worker
-of the fleet maintains them per maintenance interval (a transaction-level
-advisory lock): it creates the partitions of the current interval and the
-next ones, moving what the default partition holds of their range into them,
-and drops every partition wholly older than the retention, with its keys
-in `event_key` (the contract's unique (source, external_id), migration 0013).
+partition covers yet. One worker of the fleet maintains them per maintenance
+interval (a transaction-level advisory lock): it creates the partitions of
+the current interval and the next ones, and those of what the default
+partition holds (moving those events in), and drops every partition wholly
+older than the retention, after taking its keys out of `event_key` (the
+contract's unique (source, external_id), migration 0013).
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ class Partition:
 @dataclass(frozen=True)
 class Outcome:
     """What one maintenance did; `turn` is False when another worker had it,
-    `busy` when a lock was not granted in time (nothing done: next interval)."""
+    `busy` when a lock was not granted in time (the rest waits for the next
+    interval)."""
 
     turn: bool
     busy: bool = False

@@ -1,7 +1,7 @@
 -- name: plan
 -- Insert the run of every enabled stream that is due, for the current tick
 -- (aligned to the run interval on the database clock). Due: it has events past
--- its cursor (one probe of ix_event_stream_xact), no pass has looked at it
+-- its cursor (one probe of stream_activity), no pass has looked at it
 -- yet, or a clock-driven rule must be judged (next_due_at, written by the
 -- last pass). An idle stream gets no run. Any number of schedulers may run
 -- this at once: (stream_id, window_start) and the one-active-run-per-stream
@@ -19,8 +19,8 @@ WITH tick AS (
        AND (%(stream_key)s::text IS NULL OR s.key = %(stream_key)s)
        AND (s.last_pass_at IS NULL
             OR s.next_due_at <= tick.now
-            OR EXISTS (SELECT 1 FROM event e
-                        WHERE e.stream = s.key AND e.xact >= s.cursor_xid))
+            OR EXISTS (SELECT 1 FROM stream_activity a
+                        WHERE a.stream = s.key AND a.xact >= s.cursor_xid))
     ON CONFLICT DO NOTHING
  RETURNING id
 )
@@ -56,9 +56,9 @@ WITH clock AS (
      WHERE s.enabled
        AND (s.last_pass_at IS NULL
             OR (s.next_due_at <= clock.now AND s.next_due_at > s.last_pass_at)
-            OR EXISTS (SELECT 1 FROM event e
-                        WHERE e.stream = s.key AND e.xact >= s.cursor_xid
-                          AND e.xact < clock.horizon))
+            OR EXISTS (SELECT 1 FROM stream_activity a
+                        WHERE a.stream = s.key AND a.xact >= s.cursor_xid
+                          AND a.xact < clock.horizon))
 ), planned AS (
     INSERT INTO run (stream_id, window_start, max_attempts)
     SELECT d.id, clock.now, %(max_attempts)s
@@ -80,21 +80,14 @@ SELECT d.key,
 
 -- name: discover_streams
 -- Streams come into being on first sight: `sentinel ingest` creates its own,
--- and this finds those of events a connector wrote straight into `event`. A
--- skip scan over ix_event_stream_xact: one index probe per distinct stream,
--- however many events. In key order, like ingest's upsert (no deadlock).
-WITH RECURSIVE keys AS (
-    (SELECT stream FROM event ORDER BY stream LIMIT 1)
-    UNION ALL
-    SELECT (SELECT e.stream FROM event e WHERE e.stream > k.stream ORDER BY e.stream LIMIT 1)
-      FROM keys k
-     WHERE k.stream IS NOT NULL
-), found AS (
+-- and this finds those of events a connector wrote straight into `event`,
+-- in the activity not pruned yet (a stream with no row has no cursor to
+-- prune below). In key order, like ingest's upsert (no deadlock).
+WITH found AS (
     INSERT INTO stream (key)
-    SELECT k.stream FROM keys k
-     WHERE k.stream IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM stream s WHERE s.key = k.stream)
-     ORDER BY k.stream
+    SELECT DISTINCT a.stream FROM stream_activity a
+     WHERE NOT EXISTS (SELECT 1 FROM stream s WHERE s.key = a.stream)
+     ORDER BY a.stream
     ON CONFLICT (key) DO NOTHING
  RETURNING key
 )
@@ -344,6 +337,13 @@ UPDATE run
        attempts = greatest(attempts - 1, 0)
  WHERE id = %(run_id)s AND fence = %(fence)s AND lease_owner = %(worker_id)s
    AND status::text = 'running'
+
+-- name: prune_activity
+-- What every stream has read: its activity below its cursor goes (a replay
+-- resets the cursor and notes activity of its own, control/queries.sql).
+DELETE FROM stream_activity a
+ USING stream s
+ WHERE s.key = a.stream AND a.xact < s.cursor_xid
 
 -- name: prune_finished
 -- Retention: delete a small batch of old finished runs (the caller loops).

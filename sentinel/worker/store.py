@@ -285,6 +285,10 @@ class RunStore:
         the passes it prepares."""
         return runs.rewind(self.conn, stream, since)
 
+    def prune_activity(self) -> int:
+        """Drop the stream activity every stream has read; how many rows."""
+        return self.conn.execute(SQL["prune_activity"]).rowcount
+
     def prune_finished(self, older_than_seconds: float, batch: int = 1000) -> int:
         cur = self.conn.execute(
             SQL["prune_finished"],

@@ -4,7 +4,7 @@ fail with backoff, and the claim index."""
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -234,6 +234,36 @@ def test_streams_of_events_written_straight_into_event_are_discovered(
     keys = [r[0] for r in conn.execute("SELECT key FROM stream ORDER BY key")]
     assert keys == ["a/1", "b/2", "plant/s1"]
     assert store.plan(3600, 5) == 3  # and they are planned like any other
+
+
+def test_the_due_test_reads_stream_activity_which_the_maintenance_prunes_once_read(
+    conn: psycopg.Connection,
+) -> None:
+    """Each statement writing events notes its streams and transaction
+    (event's trigger); a stream is due while a note lies past its cursor.
+    What has been read is pruned; a replay notes activity from the start."""
+    _streams(conn, 2)
+    conn.execute(
+        "INSERT INTO event (source, stream, occurred_at, external_id) "
+        "SELECT 'c', 'plant/s' || g, now(), 'e' || g || '-' || n "
+        "FROM generate_series(1, 2) g, generate_series(1, 30) n"
+    )
+    rows = conn.execute("SELECT stream, xact FROM stream_activity ORDER BY 1").fetchall()
+    (xact,) = {x for _, x in rows}
+    assert [k for k, _ in rows] == ["plant/s1", "plant/s2"]  # one note a stream, not a row
+    store = RunStore(conn)
+    # plant/s1 has read past it; plant/s2 has not.
+    conn.execute(
+        "UPDATE stream SET last_pass_at = now(), "
+        "cursor_xid = CASE key WHEN 'plant/s1' THEN %s ELSE 0 END",
+        [xact + 1],
+    )
+    assert store.plan(3600, 5) == 1
+    assert store.prune_activity() == 1
+    assert conn.execute("SELECT stream FROM stream_activity").fetchall() == [("plant/s2",)]
+    conn.execute("DELETE FROM run")
+    assert store.replay("plant/s1", datetime.now(UTC)) == 30
+    assert store.plan(3600, 5) == 2  # the replayed stream is due again
 
 
 def test_claim_uses_the_claim_index(conn: psycopg.Connection) -> None:
