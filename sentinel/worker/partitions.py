@@ -86,9 +86,9 @@ def maintain(
     interval to `ahead` more (and those of what the default partition holds,
     so it goes when its time comes), in one transaction; then, one partition
     at a time, drop those whose whole range is older than `retention` (None:
-    keep), each after deleting its keys in a transaction of its own, so that
-    a drop that cannot lock in time keeps the work done and is tried again at
-    the next interval."""
+    keep), each after deleting its keys in transactions of their own, so
+    that a drop that cannot lock in time keeps the work done and is tried
+    again at the next interval."""
     created: list[str] = []
     dropped: list[str] = []
     try:
