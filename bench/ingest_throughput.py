@@ -1,9 +1,9 @@
 """Events per second through `sentinel ingest`'s path (validate every line,
 COPY each batch into `event` as it is validated, streams upserted and
 announced) against `psql \\copy` of the same rows straight into `event` (its
-indexes and defaults, no validation, no dedup): the ceiling the table itself
-sets for any ingest path. On the same database, alternating, several rounds,
-medians.
+indexes, defaults and insert trigger, which writes the keys into `event_key`;
+no validation): the ceiling the table itself sets for any ingest path. On
+the same database, alternating, several rounds, medians.
 
 For reference it also times `psql \\copy` of the same rows into a plain table
 (no index, no default), and where the server runs on this machine, the CPU an

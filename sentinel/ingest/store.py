@@ -1,8 +1,8 @@
 """Storing events: validated lines in batches, each streamed into one COPY as
 it is validated — straight into `event` while the input brings only new
 events, else into a session-private staging table followed by one
-`INSERT … SELECT … ON CONFLICT DO NOTHING`. Memory is bounded by the batch
-size, never by the input.
+`INSERT … SELECT` of what `event_key` does not hold yet. Memory is bounded by
+the batch size, never by the input.
 
 Each batch is its own transaction, so a long file becomes visible to the fleet
 batch by batch and an interrupted ingest keeps what it stored (ingesting the
@@ -198,9 +198,9 @@ class _Writer:
     A batch goes straight into `event` with `COPY` while the input brings only
     new events; `event_key`'s primary key (`source`, `external_id`) refuses
     the batch otherwise, and that batch — and the next ones while they hold duplicates —
-    go through the staging table and `INSERT … ON CONFLICT DO NOTHING`, which
-    tells stored from duplicate. Either way a batch is stored whole or not at
-    all.
+    go through the staging table and one `INSERT … SELECT` of the keys
+    `event_key` lacks, which tells stored from duplicate. Either way a batch
+    is stored whole or not at all.
     """
 
     __slots__ = ("conn", "direct", "pending", "strict", "tally")
